@@ -1,0 +1,111 @@
+# Puente: `make run` and `make test` are all a new machine needs.
+# Every target is idempotent; stamps and file dates decide what is redone.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VENV       := .venv
+RASA_VENV  := .venv-rasa
+BIN        := $(VENV)/bin
+RASA       := $(RASA_VENV)/bin/rasa
+MODEL      := models/puente.tar.gz
+# What the model is trained from: a change to any of these retrains it.
+BOT_FILES  := $(shell find bot nlu_data -type f -not -path '*/__pycache__/*' 2>/dev/null)
+RASA_ENV   := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONDONTWRITEBYTECODE=1
+
+# The app runs on Python 3.11+; Rasa 3.6 needs Python 3.10. Found on PATH or through pyenv.
+PYTHON     ?= python3
+define find_python310
+if command -v python3.10 >/dev/null 2>&1 && python3.10 -c '' >/dev/null 2>&1; then command -v python3.10; \
+elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.[0-9]+)?$$' | tail -n 1) && [ -n "$$v" ]; then \
+  PYENV_VERSION=$$v pyenv which python3.10; fi
+endef
+
+.PHONY: help setup run test train lint types i18n i18n-extract migrate env pytest rasa-validate rasa-test bench clean
+
+help:
+	@echo "make run    set up what is missing, then run webhooks, rasa and actions (Ctrl-C stops all)"
+	@echo "make test   set up what is missing, then lint, types, i18n, the test suite and rasa's checks"
+	@echo "make setup  only the set-up: venvs, .env secrets, catalogs, database, trained model"
+	@echo "make train  retrain the Rasa model if bot/ or nlu_data/ changed"
+	@echo "make bench  webhook latency against Rasa's REST channel (bench/latency)"
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed env i18n migrate $(MODEL)
+
+# --- environments -----------------------------------------------------------
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "setup: Python 3.11 or newer is needed as '$(PYTHON)': install it (pyenv install 3.11) or run 'make PYTHON=/path/to/python3.11'." >&2; exit 1; }
+	@echo "setup: app venv $(VENV) (Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'))"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements-rasa.txt constraints-rasa.txt
+	@py310="$$($(find_python310))"; if [ -z "$$py310" ]; then \
+	  echo "setup: Python 3.10 is needed for Rasa 3.6 and was not found: install it (pyenv install 3.10 or apt-get install python3.10) and run make again." >&2; exit 1; fi; \
+	echo "setup: Rasa venv $(RASA_VENV) with $$py310 (rasa==3.6.21, about 2 minutes the first time)"; \
+	"$$py310" -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/pip install --quiet -c constraints-rasa.txt -r requirements-rasa.txt
+	@touch $@
+
+env: $(VENV)/.installed
+	@$(BIN)/puente env init
+
+# --- translations -------------------------------------------------------------
+# messages.pot and the .mo files are build outputs; the .po files are the source.
+i18n: $(VENV)/.installed
+	@$(BIN)/pybabel -q extract -F babel.cfg -k _ --no-location --omit-header -o locales/messages.pot .
+	@grep -q '^msgid "' locales/messages.pot || { echo "i18n: extracted no messages: check babel.cfg (refusing to empty the catalogs)" >&2; exit 1; }
+	@$(BIN)/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+	@$(BIN)/pybabel -q compile -d locales -D messages
+	@echo "i18n: catalogs extracted, updated and compiled for $$(ls locales/*/language.yml | wc -l) languages"
+
+# --- database -----------------------------------------------------------------
+migrate: env
+	@$(BIN)/puente db upgrade
+
+# --- the Rasa model -----------------------------------------------------------
+train: $(MODEL)
+
+$(MODEL): $(BOT_FILES) | $(RASA_VENV)/.installed
+	@echo "train: bot/ or nlu_data/ changed (or no model yet): training $(MODEL), about a minute or two"
+	@start=$$(date +%s); \
+	$(RASA_ENV) $(RASA) train --config bot/config.yml --domain bot/domain --data nlu_data \
+	  --out models --fixed-model-name puente --quiet; \
+	echo "train: done in $$(( $$(date +%s) - start )) s"
+	@touch $@
+
+# --- the two commands ---------------------------------------------------------
+run: setup
+	@$(BIN)/puente run
+
+test: setup lint types pytest rasa-validate rasa-test
+	@echo "make test: all checks passed"
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+types: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+rasa-validate: $(RASA_VENV)/.installed
+	$(RASA_ENV) $(RASA) data validate --domain bot/domain --data nlu_data --config bot/config.yml --fail-on-warnings --quiet
+
+rasa-test: $(MODEL)
+	@rm -rf var/rasa-test
+	$(RASA_ENV) $(RASA) test core --model $(MODEL) --stories tests/rasa \
+	  --fail-on-prediction-errors --out var/rasa-test --quiet
+
+bench: setup
+	$(BIN)/python bench/latency
+
+clean:
+	rm -rf var/rasa-test .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Puente's Rasa assistant. Only the custom NLU components here are Python."""

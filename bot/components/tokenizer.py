@@ -1,0 +1,43 @@
+"""A tokenizer for every language Puente speaks, in one model.
+
+Rasa's WhitespaceTokenizer sees a whole Chinese sentence as one token, so the
+word-level features learn nothing from it. This tokenizer keeps whitespace
+tokenization for the spaced scripts (Latin, Vietnamese, Hangul) and makes each
+Han character its own token: in short texts, single characters carry most of
+the meaning, and the character n-gram featurizer still sees the sequences.
+Nothing to download, no per-language model: adding a language needs no change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import regex
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.training_data.message import Message
+
+_HAN_OR_OTHER = regex.compile(r"\p{Han}|[^\p{Han}]+")
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
+class MultilingualTokenizer(WhitespaceTokenizer):
+    """Whitespace tokens, with Han characters split into one token each."""
+
+    @staticmethod
+    def not_supported_languages() -> List[str] | None:
+        return None
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return WhitespaceTokenizer.get_default_config()
+
+    def tokenize(self, message: Message, attribute: str) -> List[Token]:
+        tokens: List[Token] = []
+        for token in super().tokenize(message, attribute):
+            for piece in _HAN_OR_OTHER.finditer(token.text):
+                tokens.append(Token(piece.group(), token.start + piece.start()))
+        return tokens

@@ -1,0 +1,29 @@
+"""Alembic environment: the URL comes from the caller or from Puente's settings."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from puente import models  # noqa: F401 - registers the tables on Base.metadata
+from puente.config import load_settings
+from puente.db import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    url = config.attributes.get("database_url") or load_settings().database_url
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,39 @@
+"""Compliance keywords (STOP, START, HELP and their synonyms), matched before Rasa.
+
+Like Twilio, a keyword counts only when it is the whole message, in any case,
+with surrounding spaces and punctuation ignored: "stop" and "STOP!" opt out,
+"please don't stop" does not. Each language lists its words in
+`locales/<code>/language.yml`; Twilio's own English words work for everyone.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from puente.i18n import BASE_LANGUAGE, LanguageRegistry, fold
+
+_PUNCTUATION = string.punctuation + "¡¿。！？，、…“”‘’«»"
+
+
+@dataclass(frozen=True)
+class KeywordMatch:
+    kind: str  # stop, start, help, start_if_opted_out
+    language: str  # the language whose list holds the word
+    universal: bool  # Twilio's English words: they say nothing of the sender's language
+
+
+def normalize(body: str) -> str:
+    return fold(body).strip(_PUNCTUATION + " \t\r\n")
+
+
+def match_keyword(body: str, languages: LanguageRegistry) -> KeywordMatch | None:
+    """The compliance keyword that `body` is, if it is one."""
+    word = normalize(body)
+    if not word or len(word) > 40:
+        return None
+    for lang in languages:
+        for kind, words in lang.keywords.items():
+            if any(word == fold(w) for w in words):
+                return KeywordMatch(kind, lang.code, universal=lang.code == BASE_LANGUAGE)
+    return None

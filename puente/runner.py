@@ -1,0 +1,229 @@
+"""Starts and stops Puente's processes together: `make run`, the end-to-end tests, the bench.
+
+    actions  (rasa-sdk action server, this venv)
+    rasa     (Rasa 3.6 server, its own Python 3.10 venv, the trained model)
+    webhooks (Flask under gunicorn)
+
+Each process gets its settings through the environment, so a test can start a
+whole stack on its own ports and database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import requests
+from sqlalchemy.engine import make_url
+
+from puente.config import ENV_VARS, PROJECT_ROOT, Settings
+from puente.db import resolve_url
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL_PATH = PROJECT_ROOT / "models" / "puente.tar.gz"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce `settings` in a child process."""
+    env = {}
+    for name, (attr, _kind) in ENV_VARS.items():
+        value = getattr(settings, attr)
+        if value not in ("", None):
+            env[name] = str(value)
+    return env
+
+
+def tracker_store_url(database_url: str) -> str:
+    """The same database, as a URL for Rasa's SQLAlchemy 1.4 with its own drivers."""
+    url = make_url(resolve_url(database_url))
+    if url.get_backend_name() == "postgresql":
+        url = url.set(drivername="postgresql+psycopg2")
+    elif url.get_backend_name() == "sqlite":
+        url = url.set(drivername="sqlite")
+    return url.render_as_string(hide_password=False)
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready_url: str
+
+
+def process_specs(
+    settings: Settings, rasa_bin: Path = RASA_BIN, model: Path = MODEL_PATH
+) -> list[ProcessSpec]:
+    """What to start, in start-up order, and how to tell each is ready."""
+    base = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+    bin_dir = Path(sys.executable).parent
+    rasa_env = {
+        **base,
+        "ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook",
+        "TRACKER_STORE_URL": tracker_store_url(settings.database_url),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+    return [
+        ProcessSpec(
+            "actions",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
+            base,
+            f"{settings.actions_url}/health",
+        ),
+        ProcessSpec(
+            "rasa",
+            [
+                str(rasa_bin), "run", "--model", str(model),
+                "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+                "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
+            ],
+            rasa_env,
+            f"{settings.rasa_url}/",
+        ),
+        ProcessSpec(
+            "webhooks",
+            [
+                str(bin_dir / "gunicorn"), "--bind", f"{settings.host}:{settings.port}",
+                "--worker-class", "gthread", "--workers", "2", "--threads", "8",
+                "--timeout", "30", "webhooks:create_app()",
+            ],
+            base,
+            f"http://{settings.host}:{settings.port}/healthz",
+        ),
+    ]
+
+
+class Stack:
+    """A set of Puente processes, started together and stopped together."""
+
+    def __init__(
+        self,
+        specs: Iterable[ProcessSpec],
+        log_dir: Path | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.specs = {spec.name: spec for spec in specs}
+        self.log_dir = log_dir
+        self.echo = echo
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._threads: list[threading.Thread] = []
+
+    def start(self, name: str) -> None:
+        spec = self.specs[name]
+        process = subprocess.Popen(
+            spec.argv, cwd=PROJECT_ROOT, env=spec.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes[name] = process
+        log = (self.log_dir / f"{name}.log").open("ab") if self.log_dir else None
+        thread = threading.Thread(target=self._pump, args=(name, process.stdout, log), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _pump(self, name: str, stream: IO[bytes] | None, log: IO[bytes] | None) -> None:
+        assert stream is not None
+        for line in iter(stream.readline, b""):
+            if log:
+                log.write(line)
+                log.flush()
+            if self.echo:
+                self.echo(f"[{name}] {line.decode(errors='replace').rstrip()}")
+        if log:
+            log.close()
+
+    def wait_ready(self, name: str, timeout: float, accept_503: bool = False) -> float:
+        """Seconds until `name` answers its ready URL; raises if it dies or times out."""
+        spec, process = self.specs[name], self.processes[name]
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {process.returncode} during start-up")
+            try:
+                status = requests.get(spec.ready_url, timeout=2).status_code
+                if status == 200 or (accept_503 and status == 503):
+                    return time.monotonic() - started
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"{name} did not answer {spec.ready_url} within {timeout:.0f} s")
+
+    def stop(self, name: str, grace: float = 10.0) -> None:
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def first_exited(self) -> str | None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                return name
+        return None
+
+
+READY_TIMEOUTS = {"actions": 60.0, "rasa": 240.0, "webhooks": 60.0}
+
+
+def run_foreground(settings: Settings, echo: Callable[[str], None] = print) -> int:
+    """`make run`: start everything, report where it listens, stop all on Ctrl-C or SIGTERM."""
+    if not MODEL_PATH.is_file():
+        echo(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).")
+        return 2
+    stack = Stack(process_specs(settings), log_dir=None, echo=echo)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        for name in stack.specs:
+            stack.start(name)
+        for name in stack.specs:
+            if stopping.is_set():
+                break
+            seconds = stack.wait_ready(name, READY_TIMEOUTS[name])
+            echo(f"puente: {name} is up ({seconds:.1f} s) at {stack.specs[name].ready_url}")
+        if not stopping.is_set():
+            echo(
+                f"puente: ready. Twilio webhook: http://{settings.host}:{settings.port}/twilio/messages"
+                " — try `.venv/bin/puente chat` in another terminal; Ctrl-C stops everything."
+            )
+        while not stopping.is_set():
+            dead = stack.first_exited()
+            if dead:
+                echo(f"puente: {dead} stopped unexpectedly; stopping the rest.")
+                code = 1
+                break
+            stopping.wait(0.5)
+    except (RuntimeError, TimeoutError) as error:
+        echo(f"puente: {error}; stopping the rest.")
+        code = 1
+    finally:
+        echo("puente: stopping…")
+        stack.stop_all()
+    return code

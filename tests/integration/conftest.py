@@ -1,0 +1,66 @@
+"""An app on a real database (SQLite and PostgreSQL), with a fake Rasa on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from puente.config import Settings
+from puente.migrate import upgrade
+from puente.simulator import inbound_form, new_message_sid, sign
+from tests.conftest import make_settings
+from tests.fakes import FakeRasa, serve_fake_rasa
+from webhooks import create_app
+
+WEBHOOK_URL = "http://localhost/twilio/messages"
+
+
+@dataclass
+class Line:
+    """A webhook under test, and how to text it as Twilio would."""
+
+    app: Flask
+    client: FlaskClient
+    settings: Settings
+    rasa: FakeRasa
+    _apps: list[Flask]
+
+    def restarted(self, **overrides: object) -> Line:
+        """Another app process on the same database (a restart, or other settings)."""
+        settings = self.settings.with_overrides(**overrides)
+        app = create_app(settings)
+        self._apps.append(app)
+        return Line(app, app.test_client(), settings, self.rasa, self._apps)
+
+    def text(
+        self, body: str, sender: str, *, sid: str | None = None, whatsapp: bool = False,
+        signature: str | None = None,
+    ) -> tuple[int, list[str]]:
+        from puente.simulator import parse_twiml
+
+        form = inbound_form(body, sender=sender, message_sid=sid or new_message_sid(), whatsapp=whatsapp)
+        header = signature if signature is not None else sign(WEBHOOK_URL, form, self.settings.twilio_auth_token)
+        response = self.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
+        replies = parse_twiml(response.get_data(as_text=True)) if response.status_code == 200 else []
+        return response.status_code, replies
+
+
+@pytest.fixture
+def fake_rasa() -> Iterator[FakeRasa]:
+    with serve_fake_rasa(FakeRasa()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def line(database_url: str, fake_rasa: FakeRasa) -> Iterator[Line]:
+    settings = make_settings(database_url, rasa_url=fake_rasa.url, actions_url=fake_rasa.url)
+    upgrade(database_url)
+    app = create_app(settings)
+    apps = [app]
+    yield Line(app, app.test_client(), settings, fake_rasa, apps)
+    for each in apps:
+        each.extensions["puente"].database.dispose()

@@ -1,0 +1,158 @@
+"""The inbound webhook on real SQLite and PostgreSQL, with a fake Rasa on loopback."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from puente.i18n import registry
+from puente.models import Contact, InboundMessage
+from puente.db import Base
+from puente.simulator import inbound_form, new_message_sid, sign
+from tests.conftest import PHONE_EN, PHONE_ES, PHONE_WA
+from tests.integration.conftest import WEBHOOK_URL, Line
+
+STOP_REPLY = "You are unsubscribed from Puente and will get no more messages. Text START to come back."
+HELP_REPLY = (
+    "Puente answers questions about local immigrant-rights policies in California. "
+    "Text STOP to unsubscribe, START to come back. Msg & data rates may apply."
+)
+START_REPLY = "Welcome back! You are subscribed to Puente again. Text HELP for help or STOP to unsubscribe."
+OPTED_OUT_REPLY = "You are unsubscribed from Puente. Text START to get answers again."
+FALLBACK = "Sorry, Puente can't answer right now. Please try again in a few minutes."
+
+
+def tr(language: str, message: str) -> str:
+    translated = registry().gettext(language, message)
+    assert language == "en" or translated != message, f"{message!r} is not translated to {language}"
+    return translated
+
+
+def test_hola_reaches_rasa_in_spanish_under_a_pseudonym(line: Line) -> None:
+    status, replies = line.text("hola", PHONE_ES)
+    assert status == 200
+    assert replies == ["fake reply in es"]
+    [sent] = line.rasa.requests
+    assert sent["message"] == "hola"
+    assert sent["metadata"] == {"language": "es", "channel": "sms"}
+    assert sent["sender"].startswith("p") and PHONE_ES[1:] not in sent["sender"]
+
+
+def test_unsigned_or_wrongly_signed_requests_are_refused(line: Line) -> None:
+    form = inbound_form("hola", sender=PHONE_ES)
+    assert line.client.post("/twilio/messages", data=form).status_code == 403
+    assert line.text("hola", PHONE_ES, signature="bm90IGEgc2lnbmF0dXJl")[0] == 403
+    assert line.rasa.requests == []
+
+
+def test_a_signature_made_with_another_token_is_refused(line: Line) -> None:
+    form = inbound_form("hola", sender=PHONE_ES)
+    forged = sign(WEBHOOK_URL, form, "not-the-token")
+    assert line.text("hola", PHONE_ES, signature=forged)[0] == 403
+
+
+def test_a_redelivered_message_sid_gets_an_empty_response_even_after_a_restart(line: Line) -> None:
+    sid = new_message_sid()
+    assert line.text("hello", PHONE_EN, sid=sid) == (200, ["fake reply in en"])
+    assert line.text("hello", PHONE_EN, sid=sid) == (200, [])
+
+    restarted = line.restarted()
+    form = inbound_form("hello", sender=PHONE_EN, message_sid=sid)
+    header = sign(WEBHOOK_URL, form, line.settings.twilio_auth_token)
+    response = restarted.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).replace(" ", "") in (
+        '<?xml version="1.0" encoding="UTF-8"?><Response/>',
+        '<?xmlversion="1.0"encoding="UTF-8"?><Response/>',
+    )
+    assert len(line.rasa.requests) == 1
+
+
+def test_whatsapp_sender_is_one_contact_on_the_whatsapp_channel(line: Line) -> None:
+    status, replies = line.text("hello there, what is this?", PHONE_WA, whatsapp=True)
+    assert (status, replies) == (200, ["fake reply in en"])
+    assert line.rasa.requests[0]["metadata"]["channel"] == "whatsapp"
+    with line.app.extensions["puente"].database.session() as session:
+        contact = session.scalars(select(Contact)).one()
+        assert contact.channel == "whatsapp"
+        assert line.app.extensions["puente"].vault.decrypt(contact.phone_encrypted) == PHONE_WA
+
+
+def test_stop_help_start_in_english_and_spanish(line: Line) -> None:
+    assert line.text("hola", PHONE_ES)[1] == ["fake reply in es"]
+    assert line.text("PARAR", PHONE_ES)[1] == [tr("es", STOP_REPLY)]
+    assert line.text("¿como estas?", PHONE_ES)[1] == [tr("es", OPTED_OUT_REPLY)]
+    assert line.text("Ayuda", PHONE_ES)[1] == [tr("es", HELP_REPLY)]
+    assert line.text("start", PHONE_ES)[1] == [tr("es", START_REPLY)]
+    assert line.text("hola otra vez", PHONE_ES)[1] == ["fake reply in es"]
+
+    assert line.text(" Stop! ", PHONE_EN)[1] == [STOP_REPLY]
+    assert line.text("YES", PHONE_EN)[1] == [START_REPLY]  # YES opts back in only the opted out
+    assert line.text("YES", PHONE_EN)[1] == ["fake reply in en"]  # otherwise it is an answer
+    assert line.text("please don't stop", PHONE_EN)[1] == ["fake reply in en"]
+    assert len(line.rasa.requests) == 4
+
+
+def test_opt_out_is_recorded_without_the_number(line: Line) -> None:
+    line.text("STOP", PHONE_EN)
+    with line.app.extensions["puente"].database.session() as session:
+        contact = session.scalars(select(Contact)).one()
+        assert contact.opted_out_at is not None
+        routes = session.scalars(select(InboundMessage.route)).all()
+        assert routes == ["stop"]
+
+
+def test_an_empty_body_asks_for_text(line: Line) -> None:
+    assert line.text("", PHONE_EN)[1] == ["I can only read text. Please write your question in a message."]
+    assert line.rasa.requests == []
+
+
+def test_bad_form_input_is_a_clear_400(line: Line) -> None:
+    for form in (
+        {"Body": "hola", "From": PHONE_ES},  # no MessageSid
+        inbound_form("hola", sender="not-a-number"),
+    ):
+        header = sign(WEBHOOK_URL, form, line.settings.twilio_auth_token)
+        response = line.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
+        assert response.status_code == 400
+
+
+def test_no_plaintext_phone_number_in_any_table(line: Line) -> None:
+    for phone, whatsapp in ((PHONE_ES, False), (PHONE_WA, True)):
+        line.text("hola", phone, whatsapp=whatsapp)
+        line.text("STOP", phone, whatsapp=whatsapp)
+    database = line.app.extensions["puente"].database
+    with database.engine.connect() as connection:
+        dump = ""
+        for table in Base.metadata.sorted_tables:
+            for row in connection.execute(table.select()):
+                dump += repr(tuple(row))
+    assert dump
+    for phone in (PHONE_ES, PHONE_WA):
+        assert phone[2:] not in dump and phone[-4:] + "'" not in dump
+
+
+def test_rasa_down_gets_a_localized_reply_fast(line: Line) -> None:
+    down = line.restarted(rasa_url="http://127.0.0.1:9")
+    started = time.monotonic()
+    assert down.text("hola, ¿qué tal?", PHONE_ES)[1] == [tr("es", FALLBACK)]
+    assert time.monotonic() - started < 15
+    health = down.client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["down"] == ["rasa"]
+
+
+def test_action_server_failure_gets_the_fallback(line: Line) -> None:
+    line.rasa.mode = "empty"  # what Rasa answers when a custom action failed
+    assert line.text("hello", PHONE_EN)[1] == [FALLBACK]
+    with line.app.extensions["puente"].database.session() as session:
+        assert session.scalar(select(func.count()).where(InboundMessage.route == "fallback")) == 1
+
+
+def test_healthz_is_200_when_everything_answers(line: Line) -> None:
+    response = line.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["services"] == {
+        "webhooks": "ok", "database": "ok", "rasa": "ok", "actions": "ok",
+    }
