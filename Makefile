@@ -13,7 +13,7 @@ RASA       := $(RASA_VENV)/bin/rasa
 MODEL      := models/puente.tar.gz
 # What the model is trained from: a change to any of these retrains it.
 BOT_FILES  := $(shell find bot nlu_data -type f -not -path '*/__pycache__/*' 2>/dev/null)
-RASA_ENV   := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONDONTWRITEBYTECODE=1
+RASA_ENV   := PYTHONWARNINGS=ignore RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONDONTWRITEBYTECODE=1
 
 # The app runs on Python 3.11+; Rasa 3.6 needs Python 3.10. Found on PATH or through pyenv.
 PYTHON     ?= python3
@@ -76,7 +76,7 @@ $(MODEL): $(BOT_FILES) | $(RASA_VENV)/.installed
 	@echo "train: bot/ or nlu_data/ changed (or no model yet): training $(MODEL), about a minute or two"
 	@start=$$(date +%s); \
 	$(RASA_ENV) $(RASA) train --config bot/config.yml --domain bot/domain --data nlu_data \
-	  --out models --fixed-model-name puente --quiet; \
+	  --out models --fixed-model-name puente; \
 	echo "train: done in $$(( $$(date +%s) - start )) s"
 	@touch $@
 

@@ -30,6 +30,7 @@ MAX_BODY = 1600  # Twilio's own limit on a message body
 # decides a new contact's language; later, only a clear, longer message in
 # another language moves it, and never once the person chose one themselves.
 NEW_CONTACT_CONFIDENCE = 0.6
+NEW_CONTACT_TOP_TWO = 0.9
 SWITCH_CONFIDENCE = 0.95
 SWITCH_MIN_LETTERS = 12
 
@@ -100,8 +101,10 @@ def _record_once(services: Services, message_sid: str, address: Address) -> int 
 
 def _first_language(services: Services, keyword: KeywordMatch | None, guess: Guess | None) -> str:
     if keyword is not None and not keyword.universal:
-        return keyword.language
-    if guess is not None and guess.confidence >= NEW_CONTACT_CONFIDENCE:
+        return keyword.languages[0]
+    if guess is not None and (
+        guess.confidence >= NEW_CONTACT_CONFIDENCE or guess.top_two >= NEW_CONTACT_TOP_TWO
+    ):
         return guess.language
     return services.languages.get(services.settings.default_language).code
 
@@ -114,7 +117,7 @@ def _language_for(
     if contact.is_new or contact.language_source == "chosen":
         return services.languages.get(contact.language).code
     if keyword is not None and not keyword.universal:
-        return keyword.language
+        return keyword.language_for(contact.language)
     letters = sum(ch.isalpha() for ch in body)
     long_enough = letters >= SWITCH_MIN_LETTERS or any(ord(ch) > 0x2E80 for ch in body)
     if guess is not None and guess.confidence >= SWITCH_CONFIDENCE and long_enough:

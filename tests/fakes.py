@@ -39,7 +39,7 @@ class FakeRasa:
 @contextmanager
 def serve_fake_rasa(fake: FakeRasa) -> Iterator[FakeRasa]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _send(self, status: int, body: Any) -> None:
@@ -50,13 +50,13 @@ def serve_fake_rasa(fake: FakeRasa) -> Iterator[FakeRasa]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if self.path in ("/", "/health"):
                 self._send(200, {"status": "ok"})
             else:
                 self._send(404, {})
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             payload = json.loads(self.rfile.read(length))
             fake.requests.append(payload)

@@ -34,7 +34,7 @@ def healthz() -> tuple[Response, int]:
         futures = {name: pool.submit(check) for name, check in checks.items()}
         problems = {name: f.result() for name, f in futures.items()}
     down = {name: problem for name, problem in problems.items() if problem}
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if not down else "unavailable",
         "services": {"webhooks": "ok", **{n: p or "ok" for n, p in problems.items()}},
     }

@@ -46,7 +46,7 @@ def fold(text: str) -> str:
     while Vietnamese and Korean text keep what makes them distinct.
     """
     text = unicodedata.normalize("NFKC", text).casefold().strip()
-    out = []
+    out: list[str] = []
     for ch in unicodedata.normalize("NFD", text):
         if unicodedata.combining(ch) and out and out[-1].isascii():
             continue
@@ -127,8 +127,9 @@ class LanguageRegistry:
 def _find_word(haystack: str, needle: str) -> int:
     """End position of the last occurrence of `needle` as a whole word, or -1.
 
-    Scripts written without spaces (Chinese) match anywhere; other words must not
-    be glued to letters on either side ("ingles" must not match "inglesa").
+    Scripts written without spaces (Chinese) match anywhere; Korean words may
+    carry a particle ("한국어로"); other words must not be glued to letters on
+    either side ("ingles" must not match "ingleses").
     """
     if not needle:
         return -1
@@ -140,12 +141,17 @@ def _find_word(haystack: str, needle: str) -> int:
         end = index + len(needle)
         before = haystack[index - 1] if index > 0 else " "
         after = haystack[end] if end < len(haystack) else " "
-        spaced = not _is_cjk(needle[0])
-        if not spaced or (not before.isalnum() and not after.isalnum()):
+        if _is_cjk(needle[0]) or (
+            not before.isalnum() and (not after.isalnum() or _is_hangul(needle[-1]))
+        ):
             return end
         start = index + len(needle) - 1
         if start <= 0:
             return -1
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
 
 
 def _is_cjk(ch: str) -> bool:

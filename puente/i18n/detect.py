@@ -28,11 +28,24 @@ SMOOTHING = 0.5
 class Guess:
     language: str
     confidence: float  # posterior probability of `language`, 0..1
+    runner_up: float = 0.0  # posterior of the next likeliest language
+
+    @property
+    def top_two(self) -> float:
+        """How sure it is that the text is one of its two best guesses.
+
+        High while `confidence` is low means two close variants (Simplified and
+        Traditional Chinese for "你好"): the best guess is still a fair answer.
+        """
+        return self.confidence + self.runner_up
 
 
 def ngrams(text: str) -> list[str]:
-    padded = f" {' '.join(fold(text).split())} "
-    return [padded[i : i + n] for n in NGRAM_SIZES for i in range(len(padded) - n + 1)]
+    """Character 1-3-grams of the folded text, plus each whole word (short texts lean on words)."""
+    words = fold(text).split()
+    padded = f" {' '.join(words)} "
+    grams = [padded[i : i + n] for n in NGRAM_SIZES for i in range(len(padded) - n + 1)]
+    return grams + [f"<{word}>" for word in words]
 
 
 class LanguageDetector:
@@ -67,9 +80,11 @@ class LanguageDetector:
             code: sum(math.log((counts[g] + SMOOTHING) / self._denominator[code]) for g in grams)
             for code, counts in self._counts.items()
         }
-        best = max(scores, key=lambda code: scores[code])
-        total = sum(math.exp(s - scores[best]) for s in scores.values())
-        return Guess(best, 1.0 / total)
+        ranked = sorted(scores, key=lambda code: scores[code], reverse=True)
+        top = scores[ranked[0]]
+        total = sum(math.exp(s - top) for s in scores.values())
+        runner_up = math.exp(scores[ranked[1]] - top) / total if len(ranked) > 1 else 0.0
+        return Guess(ranked[0], 1.0 / total, runner_up)
 
 
 def read_nlu_examples(nlu_dir: Path) -> dict[str, list[str]]:

@@ -19,8 +19,12 @@ _PUNCTUATION = string.punctuation + "¡¿。！？，、…“”‘’«»"
 @dataclass(frozen=True)
 class KeywordMatch:
     kind: str  # stop, start, help, start_if_opted_out
-    language: str  # the language whose list holds the word
+    languages: tuple[str, ...]  # the languages whose lists hold the word ("停止": both Chinese)
     universal: bool  # Twilio's English words: they say nothing of the sender's language
+
+    def language_for(self, current: str) -> str:
+        """The language this word was written in, staying with `current` when it fits."""
+        return current if current in self.languages else self.languages[0]
 
 
 def normalize(body: str) -> str:
@@ -32,8 +36,14 @@ def match_keyword(body: str, languages: LanguageRegistry) -> KeywordMatch | None
     word = normalize(body)
     if not word or len(word) > 40:
         return None
-    for lang in languages:
-        for kind, words in lang.keywords.items():
-            if any(word == fold(w) for w in words):
-                return KeywordMatch(kind, lang.code, universal=lang.code == BASE_LANGUAGE)
-    return None
+    found: list[tuple[str, str]] = [
+        (kind, lang.code)
+        for lang in languages
+        for kind, words in lang.keywords.items()
+        if any(word == fold(w) for w in words)
+    ]
+    if not found:
+        return None
+    kind = found[0][0]
+    codes = tuple(code for k, code in found if k == kind)
+    return KeywordMatch(kind, codes, universal=codes == (BASE_LANGUAGE,))

@@ -37,13 +37,20 @@ class Line:
         return Line(app, app.test_client(), settings, self.rasa, self._apps)
 
     def text(
-        self, body: str, sender: str, *, sid: str | None = None, whatsapp: bool = False,
+        self,
+        body: str,
+        sender: str,
+        *,
+        sid: str | None = None,
+        whatsapp: bool = False,
         signature: str | None = None,
     ) -> tuple[int, list[str]]:
         from puente.simulator import parse_twiml
 
         form = inbound_form(body, sender=sender, message_sid=sid or new_message_sid(), whatsapp=whatsapp)
-        header = signature if signature is not None else sign(WEBHOOK_URL, form, self.settings.twilio_auth_token)
+        header = (
+            signature if signature is not None else sign(WEBHOOK_URL, form, self.settings.twilio_auth_token)
+        )
         response = self.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
         replies = parse_twiml(response.get_data(as_text=True)) if response.status_code == 200 else []
         return response.status_code, replies

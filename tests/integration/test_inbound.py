@@ -6,9 +6,9 @@ import time
 
 from sqlalchemy import func, select
 
+from puente.db import Base
 from puente.i18n import registry
 from puente.models import Contact, InboundMessage
-from puente.db import Base
 from puente.simulator import inbound_form, new_message_sid, sign
 from tests.conftest import PHONE_EN, PHONE_ES, PHONE_WA
 from tests.integration.conftest import WEBHOOK_URL, Line

@@ -1,0 +1,75 @@
+"""The whole text line, for real: the trained Rasa server, the action server, gunicorn."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from puente.config import Settings
+from puente.migrate import upgrade
+from puente.runner import MODEL_PATH, RASA_BIN, READY_TIMEOUTS, Stack, process_specs
+from puente.simulator import Delivery, deliver, inbound_form, new_message_sid
+from tests.conftest import make_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class TextLine:
+    settings: Settings
+    stack: Stack
+    workdir: Path
+    http: requests.Session
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}/twilio/messages"
+
+    def text(self, body: str, sender: str, *, whatsapp: bool = False, sid: str | None = None) -> Delivery:
+        form = inbound_form(body, sender=sender, whatsapp=whatsapp, message_sid=sid or new_message_sid())
+        return deliver(self.webhook_url, form, self.settings.twilio_auth_token, self.http)
+
+    def health(self) -> requests.Response:
+        return self.http.get(f"http://{self.settings.host}:{self.settings.port}/healthz", timeout=10)
+
+    def restart(self, name: str) -> None:
+        self.stack.start(name)
+        self.stack.wait_ready(name, READY_TIMEOUTS[name])
+
+
+@pytest.fixture(scope="module")
+def text_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextLine]:
+    assert MODEL_PATH.is_file(), f"no trained model at {MODEL_PATH}: run `make train` (make test does)"
+    assert RASA_BIN.is_file(), f"no Rasa at {RASA_BIN}: run `make setup`"
+    workdir = tmp_path_factory.mktemp("e2e")
+    (workdir / "logs").mkdir()
+    database_url = f"sqlite:///{workdir / 'puente.db'}"
+    port, rasa_port, actions_port = free_port(), free_port(), free_port()
+    settings = make_settings(
+        database_url,
+        port=port,
+        rasa_port=rasa_port,
+        actions_port=actions_port,
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        actions_url=f"http://127.0.0.1:{actions_port}",
+    )
+    upgrade(database_url)
+    stack = Stack(process_specs(settings), log_dir=workdir / "logs")
+    try:
+        for name in stack.specs:
+            stack.start(name)
+        for name in stack.specs:
+            stack.wait_ready(name, READY_TIMEOUTS[name])
+        yield TextLine(settings, stack, workdir, requests.Session())
+    finally:
+        stack.stop_all()

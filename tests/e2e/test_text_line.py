@@ -1,0 +1,183 @@
+"""End to end: Twilio (simulated, signing as Twilio does) → gunicorn webhooks → Rasa 3.6.21
+→ rasa-sdk 3.21 action server → database, over SMS and WhatsApp, in English and Spanish
+and the other supported languages.
+
+The tests run in file order: the last ones stop the action server and Rasa, and the
+privacy scan reads everything the suite left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from puente.i18n import registry
+from tests.e2e.conftest import TextLine
+
+pytestmark = pytest.mark.e2e
+
+GREETING = (
+    "Hi, I'm Puente! I answer questions about local immigrant-rights policies in California and "
+    "connect you with coalitions and school legal clinics. Ask me \"What can you do?\" to start."
+)
+CAPABILITIES = (
+    "Puente helps with local immigrant-rights policies in California: what your city, county and "
+    "school district have passed, local coalitions, and legal clinics at schools. Text LANGUAGE to "
+    "change language, HELP for help, STOP to unsubscribe."
+)
+SWITCHED = "OK, I'll write to you in English from now on."
+MENU = "Which language would you like? Reply with one of: %(languages)s"
+STOPPED = "You are unsubscribed from Puente and will get no more messages. Text START to come back."
+FALLBACK = "Sorry, Puente can't answer right now. Please try again in a few minutes."
+
+# Fictional numbers (555-01xx), one per person in this suite.
+MARIA = "+12135550142"  # Spanish, SMS
+JOHN = "+14155550123"  # English, WhatsApp
+LAN = "+14085550161"  # Vietnamese, then Korean
+WEI = "+16265550188"  # Chinese
+ANA = "+15105550109"  # Tagalog
+EVERYONE = (MARIA, JOHN, LAN, WEI, ANA)
+
+
+def tr(language: str, message: str) -> str:
+    return registry().gettext(language, message)
+
+
+def test_health_is_ok_when_everything_runs(text_line: TextLine) -> None:
+    response = text_line.health()
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"
+
+
+def test_hola_gets_a_spanish_reply(text_line: TextLine) -> None:
+    delivery = text_line.text("hola", MARIA)
+    assert delivery.status == 200
+    assert delivery.replies == [tr("es", GREETING)]
+    assert tr("es", GREETING) != GREETING
+
+
+def test_spanish_capabilities_over_sms(text_line: TextLine) -> None:
+    assert text_line.text("¿qué puedes hacer?", MARIA).replies == [tr("es", CAPABILITIES)]
+
+
+def test_english_over_whatsapp(text_line: TextLine) -> None:
+    assert text_line.text("hello", JOHN, whatsapp=True).replies == [GREETING]
+    assert text_line.text("what can you do?", JOHN, whatsapp=True).replies == [CAPABILITIES]
+
+
+def test_choosing_a_language_sticks(text_line: TextLine) -> None:
+    assert text_line.text("xin chào", LAN).replies == [tr("vi", GREETING)]
+    menu = text_line.text("đổi ngôn ngữ", LAN).replies
+    assert menu == [tr("vi", MENU) % {"languages": registry().menu()}]
+    assert text_line.text("한국어", LAN).replies == [tr("ko", SWITCHED)]
+    # Chosen, so an English "hello" is still answered in Korean.
+    assert text_line.text("hello", LAN).replies == [tr("ko", GREETING)]
+
+
+def test_chinese_and_tagalog(text_line: TextLine) -> None:
+    assert text_line.text("你好", WEI).replies == [tr("zh_Hans", GREETING)]
+    assert text_line.text("請用繁體中文", WEI).replies == [tr("zh_Hant", SWITCHED)]
+    assert text_line.text("kumusta po", ANA, whatsapp=True).replies == [tr("tl", GREETING)]
+
+
+def test_spanish_stop_keyword_is_handled_before_rasa(text_line: TextLine) -> None:
+    assert text_line.text("PARAR", MARIA).replies == [tr("es", STOPPED)]
+    assert text_line.text("START", MARIA).status == 200
+
+
+def test_unsigned_requests_are_refused(text_line: TextLine) -> None:
+    import requests
+
+    from puente.simulator import inbound_form
+
+    response = requests.post(text_line.webhook_url, data=inbound_form("hola", sender=MARIA), timeout=10)
+    assert response.status_code == 403
+
+
+def test_a_redelivered_message_is_answered_once(text_line: TextLine) -> None:
+    first = text_line.text("hello again", JOHN, whatsapp=True, sid="SM" + "d" * 32)
+    again = text_line.text("hello again", JOHN, whatsapp=True, sid="SM" + "d" * 32)
+    assert first.replies and again.status == 200 and again.replies == []
+
+
+def test_puente_chat_holds_a_conversation(text_line: TextLine) -> None:
+    env = {
+        **os.environ,
+        "PORT": str(text_line.settings.port),
+        "TWILIO_AUTH_TOKEN": text_line.settings.twilio_auth_token,
+    }
+    chat = Path(sys.executable).parent / "puente"
+    done = subprocess.run(
+        [str(chat), "chat", "--from", ANA, "-m", "hello", "-m", "what can you do?"],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert f"< {GREETING}" in done.stdout or f"< {tr('tl', GREETING)}" in done.stdout
+    assert "< " + tr("tl", CAPABILITIES) in done.stdout or "< " + CAPABILITIES in done.stdout
+
+
+def test_action_server_down_gets_a_localized_reply(text_line: TextLine) -> None:
+    text_line.stack.stop("actions")
+    try:
+        assert text_line.text("hola", MARIA).replies == [tr("es", FALLBACK)]
+        health = text_line.health()
+        assert health.status_code == 503
+        assert health.json()["down"] == ["actions"]
+    finally:
+        text_line.restart("actions")
+    assert text_line.text("hola", MARIA).replies == [tr("es", GREETING)]
+
+
+def test_rasa_down_gets_a_localized_reply_within_15_seconds(text_line: TextLine) -> None:
+    text_line.stack.stop("rasa")
+    started = time.monotonic()
+    delivery = text_line.text("hola, ¿me ayudas?", MARIA)
+    elapsed = time.monotonic() - started
+    assert delivery.replies == [tr("es", FALLBACK)]
+    assert elapsed < 15
+    health = text_line.health()
+    assert health.status_code == 503
+    assert "rasa" in health.json()["down"]
+
+
+def phone_forms(phone: str) -> list[str]:
+    """The ways a number could leak: E.164, digits, national formats, the local part."""
+    digits = phone[2:]  # +1 and the national number
+    area, prefix, line = digits[:3], digits[3:6], digits[6:]
+    return [
+        phone, phone[1:], digits, f"{area}-{prefix}-{line}", f"({area}) {prefix}-{line}",
+        f"{area}.{prefix}.{line}", f"{prefix}-{line}", f"{prefix}{line}",
+    ]
+
+
+def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLine) -> None:
+    """Done means 4: scanned after the whole suite above ran."""
+    text_line.stack.stop_all()  # flush every log and the SQLite WAL
+    workdir = text_line.workdir
+    files = [p for p in workdir.rglob("*") if p.is_file()]
+    databases = [p for p in files if p.name.startswith("puente.db")]
+    logs = [p for p in files if p.suffix == ".log"]
+    assert databases and {p.name for p in logs} == {"actions.log", "rasa.log", "webhooks.log"}
+
+    # The tracker store is in the same database: Rasa really wrote the conversations there.
+    with sqlite3.connect(workdir / "puente.db") as db:
+        senders = {row[0] for row in db.execute("SELECT DISTINCT sender_id FROM events")}
+        data = "".join(row[0] or "" for row in db.execute("SELECT data FROM events"))
+    assert len(senders) >= len(EVERYONE)
+    assert all(re.fullmatch(r"p[0-9a-f]{32}", s) for s in senders)
+    assert '"language": "es"' in data and "hola" in data
+
+    leaks = []
+    for path in files:
+        content = path.read_bytes()
+        for phone in EVERYONE:
+            for form in phone_forms(phone):
+                if form.encode() in content or form.encode("utf-16-le") in content:
+                    leaks.append(f"{path.name}: {form}")
+    assert not leaks, leaks

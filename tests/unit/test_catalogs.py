@@ -1,0 +1,82 @@
+"""Every text a person reads exists, translated, in every supported language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.checkers import python_format
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from puente.config import PROJECT_ROOT
+from puente.i18n import registry
+
+LOCALES = PROJECT_ROOT / "locales"
+EXPECTED_LANGUAGES = {"en", "es", "zh_Hans", "zh_Hant", "vi", "tl", "ko"}
+
+
+def source_messages() -> set[str]:
+    """The msgids in the code today, extracted the way `make i18n` does."""
+    with (PROJECT_ROOT / "babel.cfg").open() as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)  # type: ignore[no-untyped-call]
+    found = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(PROJECT_ROOT), method_map, options_map, keywords={"_": None}
+        )
+    }
+    assert all(isinstance(m, str) for m in found)
+    return {str(m) for m in found}
+
+
+def catalog_path(code: str) -> Path:
+    return LOCALES / code / "LC_MESSAGES" / "messages.po"
+
+
+def test_the_seven_languages_are_supported() -> None:
+    assert set(registry().codes) == EXPECTED_LANGUAGES
+
+
+def test_the_code_has_texts_to_translate() -> None:
+    assert len(source_messages()) >= 10
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED_LANGUAGES))
+def test_catalog_has_every_message_translated(code: str) -> None:
+    with catalog_path(code).open("rb") as fp:
+        catalog = read_po(fp)
+    translated = {m.id: m for m in catalog if m.id}
+    missing = source_messages() - set(translated)
+    assert not missing, f"{code} lacks {sorted(missing)}: run `make i18n` and translate"
+    for msgid, message in translated.items():
+        assert message.string, f"{code}: {msgid!r} is not translated"
+        assert not message.fuzzy, f"{code}: {msgid!r} is fuzzy"
+        python_format(catalog, message)  # raises on a placeholder mismatch
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED_LANGUAGES - {"en"}))
+def test_translations_are_not_english_copies(code: str) -> None:
+    with catalog_path(code).open("rb") as fp:
+        catalog = read_po(fp)
+    copies = [m.id for m in catalog if m.id and m.string == m.id]
+    assert not copies, f"{code} copies English: {copies}"
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED_LANGUAGES))
+def test_compiled_catalog_is_loaded_at_run_time(code: str) -> None:
+    greeting = "You're welcome! Text me anytime."
+    text = registry().gettext(code, greeting)
+    assert text
+    assert (text == greeting) == (code == "en")
+
+
+def test_every_language_has_its_nlu_data_and_keywords() -> None:
+    for language in registry():
+        assert list((PROJECT_ROOT / "nlu_data" / "nlu" / language.code).glob("*.yml")), language.code
+        assert language.name and language.aliases
+
+
+def test_the_language_menu_names_each_language_in_itself() -> None:
+    assert registry().menu() == "English, Español, 한국어, Tagalog, Tiếng Việt, 简体中文, 繁體中文"

@@ -1,0 +1,57 @@
+"""Phone numbers: encrypted at rest, found by keyed hash, never logged."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from puente.logs import RedactPhoneNumbers
+from puente.privacy import Vault, new_pseudonym
+
+PHONE = "+12135550142"
+
+
+def test_encryption_round_trips_and_hides_the_number() -> None:
+    vault = Vault(b"k" * 48)
+    token = vault.encrypt(PHONE)
+    assert PHONE.encode() not in token and b"5550142" not in token
+    assert vault.decrypt(token) == PHONE
+    assert vault.encrypt(PHONE) != token  # randomized: equal numbers do not look equal
+
+
+def test_lookup_hash_is_stable_and_keyed() -> None:
+    a, b = Vault(b"a" * 48), Vault(b"b" * 48)
+    assert a.phone_hash(PHONE) == a.phone_hash(PHONE)
+    assert a.phone_hash(PHONE) != b.phone_hash(PHONE)
+    assert a.phone_hash(PHONE) != a.message_sid_hash(PHONE)  # one derived key per purpose
+    assert "5550142" not in a.phone_hash(PHONE)
+
+
+def test_another_key_cannot_decrypt() -> None:
+    from cryptography.fernet import InvalidToken
+
+    with pytest.raises(InvalidToken):
+        Vault(b"b" * 48).decrypt(Vault(b"a" * 48).encrypt(PHONE))
+
+
+def test_pseudonyms_are_random_and_carry_no_digits_of_the_number() -> None:
+    names = {new_pseudonym() for _ in range(100)}
+    assert len(names) == 100
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["from +12135550142", "from whatsapp:+12135550142", "call (213) 555-0142 now", "2135550142"],
+)
+def test_log_filter_masks_phone_numbers(message: str) -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", (message,), None)
+    RedactPhoneNumbers().filter(record)
+    assert "555" not in record.getMessage()
+    assert "[redacted]" in record.getMessage()
+
+
+def test_log_filter_leaves_ids_and_counts_alone() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "inbound %s: contact=%d", ("12", 7), None)
+    RedactPhoneNumbers().filter(record)
+    assert record.getMessage() == "inbound 12: contact=7"
