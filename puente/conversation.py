@@ -100,13 +100,15 @@ def _record_once(services: Services, message_sid: str, address: Address) -> int 
 
 
 def _first_language(services: Services, keyword: KeywordMatch | None, guess: Guess | None) -> str:
-    if keyword is not None and not keyword.universal:
-        return keyword.languages[0]
+    default = services.languages.get(services.settings.default_language).code
+    if keyword is not None:
+        # A keyword is the whole message: its own language, or none for Twilio's English words.
+        return default if keyword.universal else keyword.languages[0]
     if guess is not None and (
         guess.confidence >= NEW_CONTACT_CONFIDENCE or guess.top_two >= NEW_CONTACT_TOP_TWO
     ):
         return guess.language
-    return services.languages.get(services.settings.default_language).code
+    return default
 
 
 def _language_for(
@@ -116,8 +118,8 @@ def _language_for(
     """The language to answer in, following the person rather than surprising them."""
     if contact.is_new or contact.language_source == "chosen":
         return services.languages.get(contact.language).code
-    if keyword is not None and not keyword.universal:
-        return keyword.language_for(contact.language)
+    if keyword is not None:
+        return keyword.language_for(contact.language) if not keyword.universal else contact.language
     letters = sum(ch.isalpha() for ch in body)
     long_enough = letters >= SWITCH_MIN_LETTERS or any(ord(ch) > 0x2E80 for ch in body)
     if guess is not None and guess.confidence >= SWITCH_CONFIDENCE and long_enough:

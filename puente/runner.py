@@ -138,6 +138,7 @@ class Stack:
                 log.flush()
             if self.echo:
                 self.echo(f"[{name}] {line.decode(errors='replace').rstrip()}")
+        stream.close()
         if log:
             log.close()
 

@@ -14,7 +14,12 @@ from puente.config import Settings
 from puente.migrate import upgrade
 from puente.runner import MODEL_PATH, RASA_BIN, READY_TIMEOUTS, Stack, process_specs
 from puente.simulator import Delivery, deliver, inbound_form, new_message_sid
-from tests.conftest import make_settings
+from tests.conftest import (
+    POSTGRES_ADMIN_URL,
+    create_postgres_database,
+    drop_postgres_database,
+    make_settings,
+)
 
 
 def free_port() -> int:
@@ -26,6 +31,7 @@ def free_port() -> int:
 
 @dataclass
 class TextLine:
+    backend: str  # "sqlite" or "postgresql": Puente's tables and Rasa's tracker store
     settings: Settings
     stack: Stack
     workdir: Path
@@ -47,13 +53,17 @@ class TextLine:
         self.stack.wait_ready(name, READY_TIMEOUTS[name])
 
 
-@pytest.fixture(scope="module")
-def text_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextLine]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def text_line(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextLine]:
+    """The whole stack, once on the embedded SQLite default and once on PostgreSQL."""
     assert MODEL_PATH.is_file(), f"no trained model at {MODEL_PATH}: run `make train` (make test does)"
     assert RASA_BIN.is_file(), f"no Rasa at {RASA_BIN}: run `make setup`"
-    workdir = tmp_path_factory.mktemp("e2e")
+    workdir = tmp_path_factory.mktemp(f"e2e-{request.param}")
     (workdir / "logs").mkdir()
-    database_url = f"sqlite:///{workdir / 'puente.db'}"
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{workdir / 'puente.db'}"
+    else:
+        database_url = create_postgres_database(POSTGRES_ADMIN_URL)
     port, rasa_port, actions_port = free_port(), free_port(), free_port()
     settings = make_settings(
         database_url,
@@ -70,6 +80,8 @@ def text_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextLine]:
             stack.start(name)
         for name in stack.specs:
             stack.wait_ready(name, READY_TIMEOUTS[name])
-        yield TextLine(settings, stack, workdir, requests.Session())
+        yield TextLine(request.param, settings, stack, workdir, requests.Session())
     finally:
         stack.stop_all()
+        if request.param == "postgresql":
+            drop_postgres_database(POSTGRES_ADMIN_URL, database_url)

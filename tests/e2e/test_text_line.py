@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from puente.db import make_engine
 from puente.i18n import registry
 from tests.e2e.conftest import TextLine
 
@@ -156,28 +157,47 @@ def phone_forms(phone: str) -> list[str]:
     ]
 
 
+def database_dump(text_line: TextLine) -> bytes:
+    """Everything in the database: the SQLite files as bytes, or every PostgreSQL row."""
+    if text_line.backend == "sqlite":
+        return b"".join(p.read_bytes() for p in text_line.workdir.glob("puente.db*"))
+    engine = make_engine(text_line.settings.database_url)
+    dump = []
+    with engine.connect() as connection:
+        tables = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars().all()
+        for table in tables:
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                dump.append(repr(tuple(row)))
+    engine.dispose()
+    assert "events" in tables and "contacts" in tables
+    return "\n".join(dump).encode()
+
+
 def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLine) -> None:
     """Done means 4: scanned after the whole suite above ran."""
     text_line.stack.stop_all()  # flush every log and the SQLite WAL
-    workdir = text_line.workdir
-    files = [p for p in workdir.rglob("*") if p.is_file()]
-    databases = [p for p in files if p.name.startswith("puente.db")]
-    logs = [p for p in files if p.suffix == ".log"]
-    assert databases and {p.name for p in logs} == {"actions.log", "rasa.log", "webhooks.log"}
+    logs = sorted((text_line.workdir / "logs").glob("*.log"))
+    assert [p.name for p in logs] == ["actions.log", "rasa.log", "webhooks.log"]
 
     # The tracker store is in the same database: Rasa really wrote the conversations there.
-    with sqlite3.connect(workdir / "puente.db") as db:
-        senders = {row[0] for row in db.execute("SELECT DISTINCT sender_id FROM events")}
-        data = "".join(row[0] or "" for row in db.execute("SELECT data FROM events"))
+    engine = make_engine(text_line.settings.database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT sender_id, data FROM events")).all()
+    engine.dispose()
+    senders = {sender for sender, _ in rows}
+    data = "".join(d or "" for _, d in rows)
     assert len(senders) >= len(EVERYONE)
     assert all(re.fullmatch(r"p[0-9a-f]{32}", s) for s in senders)
     assert '"language": "es"' in data and "hola" in data
 
+    places = {p.name: p.read_bytes() for p in logs}
+    places["database"] = database_dump(text_line)
     leaks = []
-    for path in files:
-        content = path.read_bytes()
+    for name, content in places.items():
         for phone in EVERYONE:
             for form in phone_forms(phone):
                 if form.encode() in content or form.encode("utf-16-le") in content:
-                    leaks.append(f"{path.name}: {form}")
+                    leaks.append(f"{name}: {form}")
     assert not leaks, leaks
