@@ -102,7 +102,7 @@ rasa-validate: $(RASA_VENV)/.installed
 rasa-test: $(MODEL)
 	@rm -rf var/rasa-test
 	$(RASA_ENV) $(RASA) test core --model $(MODEL) --stories tests/rasa \
-	  --fail-on-prediction-errors --out var/rasa-test --quiet
+	  --fail-on-prediction-errors --no-plot --out var/rasa-test
 
 bench: setup
 	$(BIN)/python bench/latency
