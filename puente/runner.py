@@ -70,6 +70,7 @@ def process_specs(
         "ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook",
         "TRACKER_STORE_URL": tracker_store_url(settings.database_url),
         "RASA_TELEMETRY_ENABLED": "false",
+        "PYTHONWARNINGS": "ignore",  # Rasa 3.6's dependencies' deprecation noise
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     }

@@ -1,0 +1,149 @@
+"""docker-compose.yml, read as docker compose would, and checked against what it configures.
+
+No Docker engine runs here, so the file is checked for consistency with the code
+(ports, URLs, paths, the tracker store URL derivation), and the URL shapes it
+uses are exercised against the real PostgreSQL and Redis on this machine.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from puente.config import PROJECT_ROOT, Settings
+from puente.runner import MODEL_PATH, tracker_store_url
+from tests.conftest import POSTGRES_ADMIN_URL
+
+ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": ""}
+
+
+def interpolate(value: str) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} forms."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        current = ENV.get(name, "")
+        if op == ":?" and not current:
+            raise AssertionError(f"{name} is required: {arg}")
+        return current or (arg if op == ":-" else "")
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+def load() -> dict[str, Any]:
+    raw = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    data: dict[str, Any] = yaml.safe_load(raw)
+    return data
+
+
+def service(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = load()["services"][name]
+    return found
+
+
+def env_of(name: str) -> dict[str, str]:
+    return {k: interpolate(str(v)) for k, v in (service(name).get("environment") or {}).items()}
+
+
+def test_only_services_that_exist() -> None:
+    assert set(load()["services"]) == {"webhooks", "actions", "rasa", "postgres", "redis"}
+
+
+def test_every_service_has_a_health_check_and_restarts() -> None:
+    for name, spec in load()["services"].items():
+        assert spec.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        assert spec.get("restart") == "unless-stopped", name
+
+
+def test_app_services_build_this_repo_and_read_secrets_from_env_file() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    for name in ("webhooks", "actions"):
+        assert service(name)["build"] == "."
+        assert service(name)["env_file"] == ".env"
+    for needed in ("locales", "nlu_data", "migrations", "alembic.ini", "requirements.lock"):
+        assert needed in dockerfile, f"the image lacks {needed}"
+
+
+def test_ports_match_the_defaults() -> None:
+    defaults = Settings()
+    webhooks = service("webhooks")
+    assert webhooks["ports"] == ["${PORT:-5000}:5000"]
+    assert interpolate(webhooks["ports"][0]) == f"{defaults.port}:5000"
+    assert "0.0.0.0:5000" in webhooks["command"] and "webhooks:create_app()" in webhooks["command"]
+    assert service("actions")["command"][-2:] == ["--port", str(defaults.actions_port)]
+    assert service("rasa")["command"][-2:] == ["--port", str(defaults.rasa_port)]
+    app = env_of("webhooks")
+    assert app["RASA_URL"] == f"http://rasa:{defaults.rasa_port}"
+    assert app["ACTIONS_URL"] == f"http://actions:{defaults.actions_port}"
+    assert env_of("rasa")["ACTION_ENDPOINT_URL"] == app["ACTIONS_URL"] + "/webhook"
+
+
+def test_rasa_runs_the_trained_model_with_our_bot_files() -> None:
+    rasa = service("rasa")
+    assert rasa["image"] == "rasa/rasa:3.6.21"
+    args = rasa["command"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in rasa["volumes"]}
+    assert mounts == {"/app/bot": "./bot", "/app/models": "./models"}
+    model = args[args.index("--model") + 1]
+    assert PROJECT_ROOT / model == MODEL_PATH
+    for flag in ("--endpoints", "--credentials"):
+        assert (PROJECT_ROOT / args[args.index(flag) + 1]).is_file()
+    assert env_of("rasa")["PYTHONPATH"] == rasa["working_dir"] == "/app"
+
+
+def test_database_urls_agree_with_the_postgres_service() -> None:
+    postgres = env_of("postgres")
+    url = make_url(env_of("webhooks")["DATABASE_URL"])
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port) == ("postgres", 5432)
+    assert (url.username, url.password, url.database) == (
+        postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], postgres["POSTGRES_DB"],
+    )
+    assert env_of("actions")["DATABASE_URL"] == str(env_of("webhooks")["DATABASE_URL"])
+    # Rasa's tracker store: the same database, as puente.runner derives it for `make run`.
+    assert env_of("rasa")["TRACKER_STORE_URL"] == tracker_store_url(env_of("webhooks")["DATABASE_URL"])
+
+
+def test_the_url_forms_work_against_a_real_postgresql() -> None:
+    """Both drivers the compose file names (app: psycopg 3; Rasa: psycopg2) connect."""
+    local = make_url(POSTGRES_ADMIN_URL)
+    compose = make_url(env_of("webhooks")["DATABASE_URL"])
+    url = compose.set(host=local.host, port=local.port, username=local.username, password=local.password,
+                      database=local.database)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+    assert make_url(tracker_store_url(url.render_as_string(hide_password=False))).drivername == (
+        "postgresql+psycopg2"
+    )
+
+
+def test_redis_url_names_the_redis_service_and_redis_answers_there() -> None:
+    queue = make_url(env_of("webhooks")["QUEUE_URL"])
+    assert (queue.drivername, queue.host, queue.port) == ("redis", "redis", 6379)
+    with socket.create_connection(("127.0.0.1", queue.port), timeout=5) as connection:
+        connection.sendall(b"*1\r\n$4\r\nPING\r\n")
+        assert connection.recv(16) == b"+PONG\r\n"
+
+
+def test_a_missing_postgres_password_is_an_error_not_an_empty_password() -> None:
+    ENV.pop("POSTGRES_PASSWORD")
+    try:
+        with pytest.raises(AssertionError, match="POSTGRES_PASSWORD"):
+            env_of("postgres")
+    finally:
+        ENV["POSTGRES_PASSWORD"] = "s3cret"
+
+
+def test_model_and_bot_paths_are_in_dockerignore_and_gitignore() -> None:
+    assert "models" in (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert "models/" in (PROJECT_ROOT / ".gitignore").read_text().split()
+    assert Path(PROJECT_ROOT / "bot" / "credentials.yml").read_text().count("rest:") == 1
