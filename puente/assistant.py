@@ -33,6 +33,7 @@ class RasaClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            session.trust_env = False  # a loopback or private URL: no proxies, no .netrc lookups
         return session
 
     def respond(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[str]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from puente import contacts
 from puente.assistant import AssistantUnavailable
-from puente.contacts import ContactRef
 from puente.i18n.detect import Guess
 from puente.messaging.keywords import KeywordMatch, match_keyword
-from puente.models import InboundMessage
+from puente.models import Contact, InboundMessage
 from puente.privacy import Address, parse_address
 from puente.services import Services
 
@@ -52,51 +52,64 @@ class Outcome:
 
 
 def handle_inbound(services: Services, message: InboundText) -> Outcome:
-    """Process one inbound text once; a redelivered MessageSid gets no replies."""
-    address = parse_address(message.sender)
-    log_id = _record_once(services, message.message_sid, address)
-    if log_id is None:
-        logger.info("duplicate inbound message ignored")
-        return Outcome([], "duplicate", None)
+    """Process one inbound text once; a redelivered MessageSid gets no replies.
 
+    Everything but the call to Rasa happens in one short transaction, so the
+    database adds one commit to a message's path, and no lock is held while Rasa
+    thinks.
+    """
+    address = parse_address(message.sender)
     body = message.body[:MAX_BODY]
     keyword = match_keyword(body, services.languages)
-    guess = services.detector.detect(body) if body.strip() else None
-    contact = contacts.get_or_create_contact(
-        services.database, services.vault, address, _first_language(services, keyword, guess)
-    )
-    language = _language_for(services, contact, keyword, guess, body)
-    outcome = _answer(services, contact, language, keyword, body, address)
+    guess = services.detector.detect(body) if body.strip() and keyword is None else None
+    first_language = _first_language(services, keyword, guess)
+    sid_hash = services.vault.message_sid_hash(message.message_sid)
 
-    with services.database.session() as session:
-        if language != contact.language:
-            contacts.set_language(session, contact.id, language, "detected")
-        if outcome.route in ("stop", "start"):
-            contacts.set_opted_out(session, contact.id, outcome.route == "stop")
-        row = session.get(InboundMessage, log_id)
-        if row is not None:
-            row.contact_id, row.language, row.route = contact.id, language, outcome.route
+    for attempt in range(2):
+        try:
+            with services.database.session() as session:
+                log = InboundMessage(message_sid_hash=sid_hash, channel=address.channel, route="received")
+                session.add(log)
+                session.flush()  # a redelivered MessageSid fails here, on the unique hash
+                contact, is_new = contacts.get_or_create_contact(
+                    session, services.vault, address, first_language
+                )
+                language = _language_for(services, contact, is_new, keyword, guess, body)
+                if language != contact.language:
+                    contact.language = language
+                outcome = _answer_without_rasa(services, contact, language, keyword, body)
+                if outcome.route in ("stop", "start"):
+                    contacts.set_opted_out(contact, outcome.route == "stop")
+                log.contact_id, log.language, log.route = contact.id, language, outcome.route
+                log_id, contact_id, pseudonym = log.id, contact.id, contact.pseudonym
+            break
+        except IntegrityError:
+            if _seen_before(services, sid_hash):
+                logger.info("duplicate inbound message ignored")
+                return Outcome([], "duplicate", None)
+            if attempt:  # the contact insert raced twice: give up loudly
+                raise
+
+    if outcome.route == "rasa":
+        outcome = _ask_rasa(services, pseudonym, body, language, address)
+        if outcome.route != "rasa":
+            with services.database.session() as session:
+                row = session.get(InboundMessage, log_id)
+                if row is not None:
+                    row.route = outcome.route
     logger.info(
         "inbound message %s: contact=%s channel=%s language=%s route=%s replies=%d",
-        log_id, contact.id, address.channel, language, outcome.route, len(outcome.replies),
+        log_id, contact_id, address.channel, language, outcome.route, len(outcome.replies),
     )
     return outcome
 
 
-def _record_once(services: Services, message_sid: str, address: Address) -> int | None:
-    """Log the message's metadata; None when this MessageSid was seen before."""
-    try:
-        with services.database.session() as session:
-            row = InboundMessage(
-                message_sid_hash=services.vault.message_sid_hash(message_sid),
-                channel=address.channel,
-                route="received",
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-    except IntegrityError:
-        return None
+def _seen_before(services: Services, sid_hash: str) -> bool:
+    with services.database.session() as session:
+        found = session.scalar(
+            select(InboundMessage.id).where(InboundMessage.message_sid_hash == sid_hash)
+        )
+        return found is not None
 
 
 def _first_language(services: Services, keyword: KeywordMatch | None, guess: Guess | None) -> str:
@@ -112,11 +125,11 @@ def _first_language(services: Services, keyword: KeywordMatch | None, guess: Gue
 
 
 def _language_for(
-    services: Services, contact: ContactRef, keyword: KeywordMatch | None,
+    services: Services, contact: Contact, is_new: bool, keyword: KeywordMatch | None,
     guess: Guess | None, body: str,
 ) -> str:
     """The language to answer in, following the person rather than surprising them."""
-    if contact.is_new or contact.language_source == "chosen":
+    if is_new or contact.language_source == "chosen":
         return services.languages.get(contact.language).code
     if keyword is not None:
         return keyword.language_for(contact.language) if not keyword.universal else contact.language
@@ -127,14 +140,15 @@ def _language_for(
     return services.languages.get(contact.language).code
 
 
-def _answer(
-    services: Services, contact: ContactRef, language: str,
-    keyword: KeywordMatch | None, body: str, address: Address,
+def _answer_without_rasa(
+    services: Services, contact: Contact, language: str, keyword: KeywordMatch | None, body: str
 ) -> Outcome:
+    """The reply when the message needs no assistant; route "rasa" when it does."""
     _ = services.languages.translations(language).gettext
+    opted_out = contact.opted_out_at is not None
     kind = keyword.kind if keyword else None
     if kind == "start_if_opted_out":
-        kind = "start" if contact.opted_out else None
+        kind = "start" if opted_out else None
     if kind == "stop":
         text = _("You are unsubscribed from Puente and will get no more messages. "
                  "Text START to come back.")
@@ -148,18 +162,22 @@ def _answer(
                  "California. Text STOP to unsubscribe, START to come back. "
                  "Msg & data rates may apply.")
         return Outcome([text], "help", language)
-    if contact.opted_out:
+    if opted_out:
         text = _("You are unsubscribed from Puente. Text START to get answers again.")
         return Outcome([text], "opted_out", language)
     if not body.strip():
         text = _("I can only read text. Please write your question in a message.")
         return Outcome([text], "empty", language)
+    return Outcome([], "rasa", language)
 
+
+def _ask_rasa(services: Services, pseudonym: str, body: str, language: str, address: Address) -> Outcome:
     metadata = {"language": language, "channel": address.channel}
     try:
-        replies = services.assistant.respond(contact.pseudonym, body, metadata)
+        replies = services.assistant.respond(pseudonym, body, metadata)
     except AssistantUnavailable as error:
         logger.warning("assistant unavailable, sending the fallback reply: %s", error)
+        _ = services.languages.translations(language).gettext
         text = _("Sorry, Puente can't answer right now. Please try again in a few minutes.")
         return Outcome([text], "fallback", language)
     return Outcome(replies, "rasa", language)

@@ -60,6 +60,7 @@ class LanguageRegistry:
     def __init__(self, languages: Iterable[Language], locales_dir: Path) -> None:
         self._by_code = {lang.code: lang for lang in languages}
         self.locales_dir = locales_dir
+        self._keyword_index: dict[str, list[tuple[str, str]]] | None = None
         if BASE_LANGUAGE not in self._by_code:
             raise ValueError(f"{locales_dir} has no {BASE_LANGUAGE}/language.yml")
 
@@ -101,6 +102,17 @@ class LanguageRegistry:
     def get(self, code: str | None) -> Language:
         """The language for `code`, or the base language when it is unknown."""
         return self._by_code.get(code or "", self._by_code[BASE_LANGUAGE])
+
+    def keyword_index(self) -> dict[str, list[tuple[str, str]]]:
+        """Folded keyword → [(kind, language code)], in menu order; built once."""
+        if self._keyword_index is None:
+            index: dict[str, list[tuple[str, str]]] = {}
+            for lang in self:
+                for kind, words in lang.keywords.items():
+                    for word in words:
+                        index.setdefault(fold(word), []).append((kind, lang.code))
+            self._keyword_index = index
+        return self._keyword_index
 
     def menu(self) -> str:
         """Every language by its own name, for "which language?"."""

@@ -62,10 +62,13 @@ class LanguageDetector:
         if not self._counts:
             raise ValueError("no examples to learn languages from")
         vocabulary = set().union(*self._counts.values())
-        self._denominator = {
-            code: sum(c.values()) + SMOOTHING * (len(vocabulary) + 1)
-            for code, c in self._counts.items()
-        }
+        # Log-probabilities computed once: detection is then a sum of lookups.
+        self._log_p: dict[str, dict[str, float]] = {}
+        self._log_unseen: dict[str, float] = {}
+        for code, c in self._counts.items():
+            denominator = sum(c.values()) + SMOOTHING * (len(vocabulary) + 1)
+            self._log_p[code] = {g: math.log((n + SMOOTHING) / denominator) for g, n in c.items()}
+            self._log_unseen[code] = math.log(SMOOTHING / denominator)
 
     @property
     def languages(self) -> list[str]:
@@ -77,8 +80,8 @@ class LanguageDetector:
         if not grams:
             return None
         scores = {
-            code: sum(math.log((counts[g] + SMOOTHING) / self._denominator[code]) for g in grams)
-            for code, counts in self._counts.items()
+            code: sum(log_p.get(g, self._log_unseen[code]) for g in grams)
+            for code, log_p in self._log_p.items()
         }
         ranked = sorted(scores, key=lambda code: scores[code], reverse=True)
         top = scores[ranked[0]]

@@ -36,12 +36,7 @@ def match_keyword(body: str, languages: LanguageRegistry) -> KeywordMatch | None
     word = normalize(body)
     if not word or len(word) > 40:
         return None
-    found: list[tuple[str, str]] = [
-        (kind, lang.code)
-        for lang in languages
-        for kind, words in lang.keywords.items()
-        if any(word == fold(w) for w in words)
-    ]
+    found = languages.keyword_index().get(word)
     if not found:
         return None
     kind = found[0][0]
