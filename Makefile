@@ -46,7 +46,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 $(RASA_VENV)/.installed: requirements-rasa.txt constraints-rasa.txt
 	@py310="$$($(find_python310))"; if [ -z "$$py310" ]; then \
-	  echo "setup: Python 3.10 is needed for Rasa 3.6 and was not found: install it (pyenv install 3.10 or apt-get install python3.10) and run make again." >&2; exit 1; fi; \
+	  echo "setup: Python 3.10 is needed for Rasa 3.6 and was not found: install it (pyenv install 3.10, or your distribution's python3.10) and run make again." >&2; exit 1; fi; \
 	echo "setup: Rasa venv $(RASA_VENV) with $$py310 (rasa==3.6.21, about 2 minutes the first time)"; \
 	"$$py310" -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
@@ -59,7 +59,7 @@ env: $(VENV)/.installed
 # --- translations -------------------------------------------------------------
 # messages.pot and the .mo files are build outputs; the .po files are the source.
 i18n: $(VENV)/.installed
-	@$(BIN)/pybabel -q extract -F babel.cfg -k _ --no-location --omit-header -o locales/messages.pot .
+	@$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ --no-location --omit-header -o locales/messages.pot .
 	@grep -q '^msgid "' locales/messages.pot || { echo "i18n: extracted no messages: check babel.cfg (refusing to empty the catalogs)" >&2; exit 1; }
 	@$(BIN)/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 	@$(BIN)/pybabel -q compile -d locales -D messages

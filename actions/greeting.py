@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-
-from actions.common import language_of, translator
+from actions.common import TranslatedReply
+from puente.i18n import N_
 
 
-class ActionGreet(Action):
-    def name(self) -> str:
-        return "action_greet"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        _ = translator(language_of(tracker))
-        dispatcher.utter_message(
-            text=_("Hi, I'm Puente! I answer questions about local immigrant-rights "
-                   "policies in California and connect you with coalitions and school "
-                   "legal clinics. Ask me \"What can you do?\" to start.")
-        )
-        return []
+class ActionGreet(TranslatedReply):
+    action_name = "action_greet"
+    message = N_(
+        "Hi, I'm Puente! I answer questions about local immigrant-rights policies in California "
+        "and connect you with coalitions and school legal clinics. Ask me \"What can you do?\" "
+        "to start."
+    )
 
 
-class ActionThank(Action):
-    def name(self) -> str:
-        return "action_thank"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        _ = translator(language_of(tracker))
-        dispatcher.utter_message(text=_("You're welcome! Text me anytime."))
-        return []
+class ActionThank(TranslatedReply):
+    action_name = "action_thank"
+    message = N_("You're welcome! Text me anytime.")
 
 
-class ActionGoodbye(Action):
-    def name(self) -> str:
-        return "action_goodbye"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        _ = translator(language_of(tracker))
-        dispatcher.utter_message(text=_("Thank you for writing. Text me anytime."))
-        return []
+class ActionGoodbye(TranslatedReply):
+    action_name = "action_goodbye"
+    message = N_("Thank you for writing. Text me anytime.")

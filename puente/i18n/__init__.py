@@ -24,6 +24,11 @@ BASE_LANGUAGE = "en"
 KEYWORD_KINDS = ("stop", "start", "help", "start_if_opted_out")
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
+    """Marks a text for the catalogs where it is defined; it is translated where it is used."""
+    return message
+
+
 class CatalogMissing(RuntimeError):
     """A compiled catalog is missing: the fix is `make i18n`."""
 

@@ -24,7 +24,7 @@ def source_messages() -> set[str]:
     found = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(PROJECT_ROOT), method_map, options_map, keywords={"_": None}
+            str(PROJECT_ROOT), method_map, options_map, keywords={"_": None, "N_": None}
         )
     }
     assert all(isinstance(m, str) for m in found)
