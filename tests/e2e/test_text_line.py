@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 GREETING = (
     "Hi, I'm Puente! I answer questions about local immigrant-rights policies in California and "
-    "connect you with coalitions and school legal clinics. Ask me \"What can you do?\" to start."
+    'connect you with coalitions and school legal clinics. Ask me "What can you do?" to start.'
 )
 CAPABILITIES = (
     "Puente helps with local immigrant-rights policies in California: what your city, county and "
@@ -45,6 +45,15 @@ LAN = "+14085550161"  # Vietnamese, then Korean
 WEI = "+16265550188"  # Chinese
 ANA = "+15105550109"  # Tagalog
 EVERYONE = (MARIA, JOHN, LAN, WEI, ANA)
+# Distinctive bodies sent above, looked for in the logs at the end.
+BODIES = (
+    "¿qué puedes hacer?",
+    "đổi ngôn ngữ",
+    "請用繁體中文",
+    "kumusta po",
+    "hola, ¿me ayudas?",
+    "hello again",
+)
 
 
 def tr(language: str, message: str) -> str:
@@ -117,7 +126,11 @@ def test_puente_chat_holds_a_conversation(text_line: TextLine) -> None:
     chat = Path(sys.executable).parent / "puente"
     done = subprocess.run(
         [str(chat), "chat", "--from", ANA, "-m", "hello", "-m", "what can you do?"],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert f"< {GREETING}" in done.stdout or f"< {tr('tl', GREETING)}" in done.stdout
     assert "< " + tr("tl", CAPABILITIES) in done.stdout or "< " + CAPABILITIES in done.stdout
@@ -152,8 +165,14 @@ def phone_forms(phone: str) -> list[str]:
     digits = phone[2:]  # +1 and the national number
     area, prefix, line = digits[:3], digits[3:6], digits[6:]
     return [
-        phone, phone[1:], digits, f"{area}-{prefix}-{line}", f"({area}) {prefix}-{line}",
-        f"{area}.{prefix}.{line}", f"{prefix}-{line}", f"{prefix}{line}",
+        phone,
+        phone[1:],
+        digits,
+        f"{area}-{prefix}-{line}",
+        f"({area}) {prefix}-{line}",
+        f"{area}.{prefix}.{line}",
+        f"{prefix}-{line}",
+        f"{prefix}{line}",
     ]
 
 
@@ -164,9 +183,11 @@ def database_dump(text_line: TextLine) -> bytes:
     engine = make_engine(text_line.settings.database_url)
     dump = []
     with engine.connect() as connection:
-        tables = connection.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        ).scalars().all()
+        tables = (
+            connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            .scalars()
+            .all()
+        )
         for table in tables:
             for row in connection.execute(text(f'SELECT * FROM "{table}"')):
                 dump.append(repr(tuple(row)))
@@ -201,3 +222,9 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
                 if form.encode() in content or form.encode("utf-16-le") in content:
                     leaks.append(f"{name}: {form}")
     assert not leaks, leaks
+
+    # Nor any message body in a log (the tracker store keeps them; logs must not).
+    for log in logs:
+        log_text = log.read_text(errors="replace")
+        for body in BODIES:
+            assert body not in log_text, f"{log.name} holds a message body"

