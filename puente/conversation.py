@@ -48,7 +48,6 @@ class InboundText:
 class Outcome:
     replies: list[str]
     route: str  # stop, start, help, opted_out, empty, rasa, fallback, duplicate
-    language: str | None
 
 
 def handle_inbound(services: Services, message: InboundText) -> Outcome:
@@ -75,8 +74,7 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
                     session, services.vault, address, first_language
                 )
                 language = _language_for(services, contact, is_new, keyword, guess, body)
-                if language != contact.language:
-                    contact.language = language
+                contact.language = language
                 outcome = _answer_without_rasa(services, contact, language, keyword, body)
                 if outcome.route in ("stop", "start"):
                     contacts.set_opted_out(contact, outcome.route == "stop")
@@ -86,7 +84,7 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
         except IntegrityError:
             if _seen_before(services, sid_hash):
                 logger.info("duplicate inbound message ignored")
-                return Outcome([], "duplicate", None)
+                return Outcome([], "duplicate")
             if attempt:  # the contact insert raced twice: give up loudly
                 raise
 
@@ -152,23 +150,23 @@ def _answer_without_rasa(
     if kind == "stop":
         text = _("You are unsubscribed from Puente and will get no more messages. "
                  "Text START to come back.")
-        return Outcome([text], "stop", language)
+        return Outcome([text], "stop")
     if kind == "start":
         text = _("Welcome back! You are subscribed to Puente again. "
                  "Text HELP for help or STOP to unsubscribe.")
-        return Outcome([text], "start", language)
+        return Outcome([text], "start")
     if kind == "help":
         text = _("Puente answers questions about local immigrant-rights policies in "
                  "California. Text STOP to unsubscribe, START to come back. "
                  "Msg & data rates may apply.")
-        return Outcome([text], "help", language)
+        return Outcome([text], "help")
     if opted_out:
         text = _("You are unsubscribed from Puente. Text START to get answers again.")
-        return Outcome([text], "opted_out", language)
+        return Outcome([text], "opted_out")
     if not body.strip():
         text = _("I can only read text. Please write your question in a message.")
-        return Outcome([text], "empty", language)
-    return Outcome([], "rasa", language)
+        return Outcome([text], "empty")
+    return Outcome([], "rasa")
 
 
 def _ask_rasa(services: Services, pseudonym: str, body: str, language: str, address: Address) -> Outcome:
@@ -179,5 +177,5 @@ def _ask_rasa(services: Services, pseudonym: str, body: str, language: str, addr
         logger.warning("assistant unavailable, sending the fallback reply: %s", error)
         _ = services.languages.translations(language).gettext
         text = _("Sorry, Puente can't answer right now. Please try again in a few minutes.")
-        return Outcome([text], "fallback", language)
-    return Outcome(replies, "rasa", language)
+        return Outcome([text], "fallback")
+    return Outcome(replies, "rasa")

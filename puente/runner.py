@@ -104,6 +104,9 @@ def process_specs(
     ]
 
 
+READY_TIMEOUTS = {"actions": 60.0, "rasa": 240.0, "webhooks": 60.0}
+
+
 class Stack:
     """A set of Puente processes, started together and stopped together."""
 
@@ -143,7 +146,7 @@ class Stack:
         if log:
             log.close()
 
-    def wait_ready(self, name: str, timeout: float, accept_503: bool = False) -> float:
+    def wait_ready(self, name: str, timeout: float) -> float:
         """Seconds until `name` answers its ready URL; raises if it dies or times out."""
         spec, process = self.specs[name], self.processes[name]
         started = time.monotonic()
@@ -151,13 +154,21 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {process.returncode} during start-up")
             try:
-                status = requests.get(spec.ready_url, timeout=2).status_code
-                if status == 200 or (accept_503 and status == 503):
+                if requests.get(spec.ready_url, timeout=2).status_code == 200:
                     return time.monotonic() - started
             except requests.RequestException:
                 pass
             time.sleep(0.25)
         raise TimeoutError(f"{name} did not answer {spec.ready_url} within {timeout:.0f} s")
+
+    def start_all(self, report: Callable[[str, float], None] | None = None) -> None:
+        """Start every process, then wait until each answers, in start-up order."""
+        for name in self.specs:
+            self.start(name)
+        for name in self.specs:
+            seconds = self.wait_ready(name, READY_TIMEOUTS[name])
+            if report:
+                report(name, seconds)
 
     def stop(self, name: str, grace: float = 10.0) -> None:
         process = self.processes.get(name)
@@ -185,43 +196,34 @@ class Stack:
         return None
 
 
-READY_TIMEOUTS = {"actions": 60.0, "rasa": 240.0, "webhooks": 60.0}
-
-
 def run_foreground(settings: Settings, echo: Callable[[str], None] = print) -> int:
     """`make run`: start everything, report where it listens, stop all on Ctrl-C or SIGTERM."""
     if not MODEL_PATH.is_file():
         echo(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).")
         return 2
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Children run in their own sessions (a terminal's Ctrl-C reaches only us), so
+    # SIGTERM too becomes an interrupt that stops them all, even during start-up.
+    signal.signal(signal.SIGTERM, interrupt)
     stack = Stack(process_specs(settings), log_dir=None, echo=echo)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     code = 0
     try:
-        for name in stack.specs:
-            stack.start(name)
-        for name in stack.specs:
-            if stopping.is_set():
-                break
-            seconds = stack.wait_ready(name, READY_TIMEOUTS[name])
-            echo(f"puente: {name} is up ({seconds:.1f} s) at {stack.specs[name].ready_url}")
-        if not stopping.is_set():
-            echo(
-                f"puente: ready. Twilio webhook: http://{settings.host}:{settings.port}/twilio/messages"
-                " — try `.venv/bin/puente chat` in another terminal; Ctrl-C stops everything."
-            )
-        while not stopping.is_set():
-            dead = stack.first_exited()
-            if dead:
-                echo(f"puente: {dead} stopped unexpectedly; stopping the rest.")
-                code = 1
-                break
-            stopping.wait(0.5)
+        stack.start_all(lambda name, seconds: echo(
+            f"puente: {name} is up ({seconds:.1f} s) at {stack.specs[name].ready_url}"
+        ))
+        echo(
+            f"puente: ready. Twilio webhook: http://{settings.host}:{settings.port}/twilio/messages"
+            " — try `.venv/bin/puente chat` in another terminal; Ctrl-C stops everything."
+        )
+        while (dead := stack.first_exited()) is None:
+            time.sleep(0.5)
+        echo(f"puente: {dead} stopped unexpectedly; stopping the rest.")
+        code = 1
+    except KeyboardInterrupt:
+        pass
     except (RuntimeError, TimeoutError) as error:
         echo(f"puente: {error}; stopping the rest.")
         code = 1

@@ -76,10 +76,7 @@ def text_line(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     upgrade(database_url)
     stack = Stack(process_specs(settings), log_dir=workdir / "logs")
     try:
-        for name in stack.specs:
-            stack.start(name)
-        for name in stack.specs:
-            stack.wait_ready(name, READY_TIMEOUTS[name])
+        stack.start_all()
         yield TextLine(request.param, settings, stack, workdir, requests.Session())
     finally:
         stack.stop_all()
