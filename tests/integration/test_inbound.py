@@ -156,3 +156,13 @@ def test_healthz_is_200_when_everything_answers(line: Line) -> None:
     assert response.get_json()["services"] == {
         "webhooks": "ok", "database": "ok", "rasa": "ok", "actions": "ok",
     }
+
+
+def test_language_follows_a_clear_longer_message_but_not_a_word(line: Line) -> None:
+    assert line.text("hello", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("gracias", PHONE_EN)[1] == ["fake reply in en"]  # one word: could be anyone
+    assert line.text("hola, quisiera saber qué puedes hacer por mí", PHONE_EN)[1] == ["fake reply in es"]
+    assert line.text("ok", PHONE_EN)[1] == ["fake reply in es"]
+    with line.app.extensions["puente"].database.session() as session:
+        contact = session.scalars(select(Contact)).one()
+        assert (contact.language, contact.language_source) == ("es", "detected")
