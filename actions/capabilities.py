@@ -17,10 +17,8 @@ class ActionCapabilities(TranslatedReply):
 
 class ActionOutOfScope(TranslatedReply):
     action_name = "action_out_of_scope"
-    message = N_(
-        "I can only help with immigrant-rights policies and resources in California. "
-        "Ask me \"What can you do?\" to see how."
-    )
+    # Also what questions get whose capability is not built yet: no promise, no dead end.
+    message = N_("Sorry, I can't answer that yet. Ask me \"What can you do?\" to see how I can help.")
 
 
 class ActionDefaultFallback(TranslatedReply):

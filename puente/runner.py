@@ -206,7 +206,9 @@ def run_foreground(settings: Settings, echo: Callable[[str], None] = print) -> i
         raise KeyboardInterrupt
 
     # Children run in their own sessions (a terminal's Ctrl-C reaches only us), so
-    # SIGTERM too becomes an interrupt that stops them all, even during start-up.
+    # SIGINT and SIGTERM become an interrupt that stops them all, even during
+    # start-up, and even when a shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     stack = Stack(process_specs(settings), log_dir=None, echo=echo)
     code = 0
