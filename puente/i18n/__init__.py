@@ -97,9 +97,6 @@ class LanguageRegistry:
     def __iter__(self) -> Iterator[Language]:
         return iter(self._by_code.values())
 
-    def __contains__(self, code: object) -> bool:
-        return code in self._by_code
-
     @property
     def codes(self) -> list[str]:
         return list(self._by_code)
