@@ -17,6 +17,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["PUENTE_SETTINGS"] = settings
+    # Twilio's forms are a few KB (a body is at most 1,600 characters): refuse floods early.
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["puente"] = Services(settings)
 
     from webhooks.health import bp as health_bp

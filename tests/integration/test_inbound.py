@@ -166,3 +166,11 @@ def test_language_follows_a_clear_longer_message_but_not_a_word(line: Line) -> N
     with line.app.extensions["puente"].database.session() as session:
         contact = session.scalars(select(Contact)).one()
         assert (contact.language, contact.language_source) == ("es", "detected")
+
+
+def test_an_oversized_request_is_refused_before_anything_is_read(line: Line) -> None:
+    form = inbound_form("x" * 100_000, sender=PHONE_EN)
+    header = sign(WEBHOOK_URL, form, line.settings.twilio_auth_token)
+    response = line.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
+    assert response.status_code == 413
+    assert line.rasa.requests == []
