@@ -44,7 +44,9 @@ JOHN = "+14155550123"  # English, WhatsApp
 LAN = "+14085550161"  # Vietnamese, then Korean
 WEI = "+16265550188"  # Chinese
 ANA = "+15105550109"  # Tagalog
-EVERYONE = (MARIA, JOHN, LAN, WEI, ANA)
+ROSA = "+17145550131"  # Spanish, WhatsApp
+SAM = "+19165550104"  # English, SMS
+EVERYONE = (MARIA, JOHN, LAN, WEI, ANA, ROSA, SAM)
 # Distinctive bodies sent above, looked for in the logs at the end.
 BODIES = (
     "¿qué puedes hacer?",
@@ -75,6 +77,19 @@ def test_hola_gets_a_spanish_reply(text_line: TextLine) -> None:
 
 def test_spanish_capabilities_over_sms(text_line: TextLine) -> None:
     assert text_line.text("¿qué puedes hacer?", MARIA).replies == [tr("es", CAPABILITIES)]
+
+
+@pytest.mark.parametrize(
+    ("body", "language", "whatsapp", "sender"),
+    [
+        ("hola, buenos días", "es", True, ROSA),
+        ("good morning!", "en", False, SAM),
+    ],
+)
+def test_english_and_spanish_on_both_channels(
+    text_line: TextLine, body: str, language: str, whatsapp: bool, sender: str
+) -> None:
+    assert text_line.text(body, sender, whatsapp=whatsapp).replies == [tr(language, GREETING)]
 
 
 def test_english_over_whatsapp(text_line: TextLine) -> None:
