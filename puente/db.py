@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,24 +58,21 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine: Engine | None = None
-        self._sessions: sessionmaker[Session] | None = None
 
-    @property
+    @cached_property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.url)
-            self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        return self._engine
+        return make_engine(self.url)
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
-        self.engine  # noqa: B018 - creates the session factory
-        assert self._sessions is not None
         with self._sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        if "engine" in self.__dict__:  # never connect just to disconnect
+            self.engine.dispose()

@@ -65,9 +65,16 @@ class LanguageRegistry:
     def __init__(self, languages: Iterable[Language], locales_dir: Path) -> None:
         self._by_code = {lang.code: lang for lang in languages}
         self.locales_dir = locales_dir
-        self._keyword_index: dict[str, list[tuple[str, str]]] | None = None
         if BASE_LANGUAGE not in self._by_code:
             raise ValueError(f"{locales_dir} has no {BASE_LANGUAGE}/language.yml")
+        # Folded once here, so matching a message is lookups, not re-folding every word.
+        self._keywords: dict[str, list[tuple[str, str]]] = {}
+        self._names: dict[str, set[str]] = {}
+        for lang in self:
+            for kind, words in lang.keywords.items():
+                for word in words:
+                    self._keywords.setdefault(fold(word), []).append((kind, lang.code))
+            self._names[lang.code] = {fold(n) for n in (lang.name, *lang.aliases)}
 
     @classmethod
     def load(cls, locales_dir: Path) -> LanguageRegistry:
@@ -105,16 +112,9 @@ class LanguageRegistry:
         """The language for `code`, or the base language when it is unknown."""
         return self._by_code.get(code or "", self._by_code[BASE_LANGUAGE])
 
-    def keyword_index(self) -> dict[str, list[tuple[str, str]]]:
-        """Folded keyword → [(kind, language code)], in menu order; built once."""
-        if self._keyword_index is None:
-            index: dict[str, list[tuple[str, str]]] = {}
-            for lang in self:
-                for kind, words in lang.keywords.items():
-                    for word in words:
-                        index.setdefault(fold(word), []).append((kind, lang.code))
-            self._keyword_index = index
-        return self._keyword_index
+    def keyword(self, folded_word: str) -> list[tuple[str, str]]:
+        """[(kind, language code)] for a folded keyword, in menu order; [] if it is none."""
+        return self._keywords.get(folded_word, [])
 
     def menu(self) -> str:
         """Every language by its own name, for "which language?"."""
@@ -130,11 +130,10 @@ class LanguageRegistry:
         """The languages named in `text`, each with where its name last ends."""
         folded = fold(text)
         found: dict[str, int] = {}
-        for lang in self:
-            for alias in (lang.name, *lang.aliases):
-                position = _find_word(folded, fold(alias))
-                if position >= 0:
-                    found[lang.code] = max(found.get(lang.code, -1), position)
+        for code, names in self._names.items():
+            position = max(_find_word(folded, name) for name in names)
+            if position >= 0:
+                found[code] = position
         return found
 
 

@@ -36,7 +36,7 @@ def match_keyword(body: str, languages: LanguageRegistry) -> KeywordMatch | None
     word = normalize(body)
     if not word or len(word) > 40:
         return None
-    found = languages.keyword_index().get(word)
+    found = languages.keyword(word)
     if not found:
         return None
     kind = found[0][0]
