@@ -15,8 +15,20 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-#: The repository root: where `locales/`, `nlu_data/`, `bot/` and `models/` live.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """Where `locales/`, `migrations/`, `nlu_data/`, `bot/`, `models/` and `var/` live.
+
+    `PUENTE_ROOT` when set (the Docker image sets `/app`, where it copies them); else
+    the source checkout this package runs from. A non-editable install lives in
+    site-packages, away from those folders, so it needs `PUENTE_ROOT`.
+    """
+    configured = os.environ.get("PUENTE_ROOT")
+    return Path(configured).resolve() if configured else Path(__file__).resolve().parent.parent
+
+
+#: The folder holding Puente's data (see `_project_root`).
+PROJECT_ROOT = _project_root()
 
 DEFAULT_DATABASE_URL = "sqlite:///var/puente.db"
 
@@ -63,11 +75,16 @@ class Settings:
 
     @property
     def locales_dir(self) -> Path:
-        return self.project_root / "locales"
+        return data_dir(self.project_root, "locales")
 
     @property
     def nlu_dir(self) -> Path:
-        return self.project_root / "nlu_data" / "nlu"
+        return data_dir(self.project_root, "nlu_data") / "nlu"
+
+    @property
+    def var_dir(self) -> Path:
+        """Local state: the SQLite database, the embedded queue, spools."""
+        return self.project_root / "var"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests, the dev runner)."""
@@ -81,6 +98,17 @@ class Settings:
                 "run `make setup` to generate one into .env"
             )
         return self.secret_key.encode()
+
+
+def data_dir(root: Path, name: str) -> Path:
+    """`root/name`, a folder Puente ships; a clear error when it is not there."""
+    path = root / name
+    if not path.is_dir():
+        raise ConfigError(
+            f"{path} does not exist: set PUENTE_ROOT to the folder that holds locales/, "
+            "migrations/ and nlu_data/ (a source checkout, or /app in the Docker image)"
+        )
+    return path
 
 
 # environment variable -> (Settings field, type)

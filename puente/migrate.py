@@ -5,12 +5,12 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from puente.config import PROJECT_ROOT
+from puente.config import PROJECT_ROOT, data_dir
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("script_location", str(data_dir(PROJECT_ROOT, "migrations")))
     config.attributes["database_url"] = database_url
     return config
 

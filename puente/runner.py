@@ -94,9 +94,7 @@ def process_specs(
         ProcessSpec(
             "webhooks",
             [
-                str(bin_dir / "gunicorn"), "--bind", f"{settings.host}:{settings.port}",
-                "--worker-class", "gthread", "--workers", "2", "--threads", "8",
-                "--timeout", "30", "webhooks:create_app()",
+                str(bin_dir / "gunicorn"), "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
             ],
             base,
             f"http://{settings.host}:{settings.port}/healthz",
