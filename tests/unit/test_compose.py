@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,17 @@ from puente.config import PROJECT_ROOT, Settings
 from puente.runner import MODEL_PATH, tracker_store_url
 from tests.conftest import POSTGRES_ADMIN_URL
 
-ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": ""}
+ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": "", "PUENTE_SECRET_KEY": "k" * 48, "TWILIO_AUTH_TOKEN": "token"}
+
+
+@contextmanager
+def without(name: str) -> Iterator[None]:
+    """The .env file without `name`, for the length of a `with`."""
+    saved = ENV.pop(name)
+    try:
+        yield
+    finally:
+        ENV[name] = saved
 
 
 def interpolate(value: str) -> str:
@@ -62,13 +74,37 @@ def test_every_service_has_a_health_check_and_restarts() -> None:
         assert spec.get("restart") == "unless-stopped", name
 
 
-def test_app_services_build_this_repo_and_read_secrets_from_env_file() -> None:
+def test_app_services_build_their_own_image_target() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.MULTILINE)
     for name in ("webhooks", "actions"):
-        assert service(name)["build"] == "."
-        assert service(name)["env_file"] == ".env"
-    for needed in ("locales", "nlu_data", "migrations", "alembic.ini", "requirements.lock"):
-        assert needed in dockerfile, f"the image lacks {needed}"
+        assert service(name)["build"] == {"context": ".", "target": name}
+        assert name in stages, f"the Dockerfile has no {name} stage"
+    # Only the actions image carries rasa-sdk (the `actions` extra).
+    webhooks_stage = dockerfile.split("AS webhooks", 1)[1]
+    actions_stage = dockerfile.split("AS actions", 1)[1].split("\nFROM ", 1)[0]
+    assert "[actions]" in actions_stage and "[actions]" not in webhooks_stage
+    assert "gunicorn.conf.py" in webhooks_stage
+
+
+SECRETS = ("PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID")
+
+
+def test_no_service_gets_the_whole_env_file_and_each_gets_only_its_secrets() -> None:
+    for name, spec in load()["services"].items():
+        assert "env_file" not in spec, f"{name} would get every setting in .env"
+    assert not set(SECRETS) & set(env_of("rasa")), "Rasa needs no Twilio token or secret key"
+    assert not {k for k in env_of("actions") if k.startswith("TWILIO_")}, "actions never talks to Twilio"
+    assert {"PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN"} <= set(env_of("webhooks"))
+    for name in ("postgres", "redis"):
+        assert not set(SECRETS) & set(env_of(name)), name
+
+
+def test_a_missing_secret_key_or_auth_token_stops_compose_with_a_message() -> None:
+    with without("TWILIO_AUTH_TOKEN"), pytest.raises(AssertionError, match="TWILIO_AUTH_TOKEN"):
+        env_of("webhooks")
+    with without("PUENTE_SECRET_KEY"), pytest.raises(AssertionError, match="PUENTE_SECRET_KEY"):
+        env_of("actions")
 
 
 def test_ports_match_the_defaults() -> None:
@@ -76,13 +112,15 @@ def test_ports_match_the_defaults() -> None:
     webhooks = service("webhooks")
     assert webhooks["ports"] == ["${PORT:-5000}:5000"]
     assert interpolate(webhooks["ports"][0]) == f"{defaults.port}:5000"
-    assert "0.0.0.0:5000" in webhooks["command"] and "webhooks:create_app()" in webhooks["command"]
+    app = env_of("webhooks")
+    # Inside its container webhooks listens on every interface; only its port is published.
+    assert (app["HOST"], app["PORT"]) == ("0.0.0.0", "5000")  # noqa: S104
     assert service("actions")["command"][-2:] == ["--port", str(defaults.actions_port)]
     assert service("rasa")["command"][-2:] == ["--port", str(defaults.rasa_port)]
-    app = env_of("webhooks")
     assert app["RASA_URL"] == f"http://rasa:{defaults.rasa_port}"
     assert app["ACTIONS_URL"] == f"http://actions:{defaults.actions_port}"
     assert env_of("rasa")["ACTION_ENDPOINT_URL"] == app["ACTIONS_URL"] + "/webhook"
+    assert [s for s, spec in load()["services"].items() if spec.get("ports")] == ["webhooks"]
 
 
 def test_rasa_runs_the_trained_model_with_our_bot_files() -> None:
@@ -135,12 +173,8 @@ def test_redis_url_names_the_redis_service_and_redis_answers_there() -> None:
 
 
 def test_a_missing_postgres_password_is_an_error_not_an_empty_password() -> None:
-    ENV.pop("POSTGRES_PASSWORD")
-    try:
-        with pytest.raises(AssertionError, match="POSTGRES_PASSWORD"):
-            env_of("postgres")
-    finally:
-        ENV["POSTGRES_PASSWORD"] = "s3cret"
+    with without("POSTGRES_PASSWORD"), pytest.raises(AssertionError, match="POSTGRES_PASSWORD"):
+        env_of("postgres")
 
 
 def test_model_and_bot_paths_are_in_dockerignore_and_gitignore() -> None:

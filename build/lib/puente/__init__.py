@@ -1,0 +1,1 @@
+"""Puente core: shared by the webhooks, the action server and the worker."""

@@ -1,0 +1,108 @@
+"""The `puente` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from puente.config import ConfigError, ensure_env_file, env_file_path, load_settings
+
+
+@click.group()
+def cli() -> None:
+    """Puente: the text line for immigrant-rights coalitions."""
+
+
+@cli.group()
+def env() -> None:
+    """Local settings in .env."""
+
+
+@env.command("init")
+def env_init() -> None:
+    """Generate the local secrets .env lacks (idempotent)."""
+    path = env_file_path()
+    added = ensure_env_file(path)
+    if added:
+        click.echo(f"Wrote {', '.join(added)} to {path} (local development values; keep the file private).")
+    else:
+        click.echo(f"{path}: secrets already set.")
+
+
+@cli.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to DATABASE_URL (idempotent)."""
+    from puente.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    click.echo("Database is up to date.")
+
+
+@cli.command()
+def run() -> None:
+    """Run webhooks, rasa and actions in the foreground (what `make run` does)."""
+    from puente.logs import configure_logging
+    from puente.runner import run_foreground
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    sys.exit(run_foreground(settings, echo=lambda line: click.echo(line)))
+
+
+@cli.command()
+@click.option("--url", help="Webhook URL (default: http://HOST:PORT/twilio/messages).")
+@click.option("--from", "sender", default=None, help="The number you play (default: a fictional 555-0100).")
+@click.option("--whatsapp", is_flag=True, help="Send as WhatsApp (From: whatsapp:+1…).")
+@click.option("--message", "-m", "messages", multiple=True, help="Send these and exit (repeatable).")
+def chat(url: str | None, sender: str | None, whatsapp: bool, messages: tuple[str, ...]) -> None:
+    """Text the running webhook as Twilio would, and print its replies."""
+    import requests
+
+    from puente.simulator import DEFAULT_FROM, deliver, inbound_form
+
+    settings = load_settings()
+    if not settings.twilio_auth_token:
+        raise click.ClickException("TWILIO_AUTH_TOKEN is not set: `make setup` creates a local one in .env")
+    url = url or f"http://{settings.host}:{settings.port}/twilio/messages"
+    sender = sender or DEFAULT_FROM
+    http = requests.Session()
+    interactive = not messages and sys.stdin.isatty()
+    if interactive:
+        click.echo(f"Texting {url} as {'whatsapp:' if whatsapp else ''}{sender}. Ctrl-D quits.")
+    texts = iter(messages) if messages else (line.rstrip("\n") for line in sys.stdin)
+    while True:
+        try:
+            text = input("> ") if interactive else next(texts)
+        except (EOFError, StopIteration):
+            break
+        if not text.strip():
+            continue
+        if not interactive:
+            click.echo(f"> {text}")
+        form = inbound_form(text, sender=sender, whatsapp=whatsapp)
+        try:
+            delivery = deliver(url, form, settings.twilio_auth_token, http)
+        except requests.RequestException as error:
+            raise click.ClickException(
+                f"the webhook at {url} did not answer ({type(error).__name__}): is `make run` running?"
+            ) from None
+        if delivery.status != 200:
+            raise click.ClickException(f"the webhook answered HTTP {delivery.status}")
+        for reply in delivery.replies:
+            click.echo(f"< {reply}")
+
+
+def main() -> None:
+    """The console script: settings errors become one line, not a traceback."""
+    try:
+        cli()
+    except ConfigError as error:
+        click.echo(f"puente: {error}", err=True)
+        sys.exit(2)

@@ -1,0 +1,186 @@
+"""Settings, read once from the environment and an optional `.env` file.
+
+The process environment wins over `.env`. Every setting Puente reads lives here:
+the rest of the code receives a `Settings` object and never calls `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+
+def _project_root() -> Path:
+    """Where `locales/`, `migrations/`, `nlu_data/`, `bot/`, `models/` and `var/` live.
+
+    `PUENTE_ROOT` when set (the Docker image sets `/app`, where it copies them); else
+    the source checkout this package runs from. A non-editable install lives in
+    site-packages, away from those folders, so it needs `PUENTE_ROOT`.
+    """
+    configured = os.environ.get("PUENTE_ROOT")
+    return Path(configured).resolve() if configured else Path(__file__).resolve().parent.parent
+
+
+#: The folder holding Puente's data (see `_project_root`).
+PROJECT_ROOT = _project_root()
+
+DEFAULT_DATABASE_URL = "sqlite:///var/puente.db"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Puente cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the defaults documented in the README."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    rasa_url: str = ""
+    actions_url: str = ""
+    rasa_timeout: float = 10.0
+    database_url: str = DEFAULT_DATABASE_URL
+    queue_url: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_base_url: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_from_number: str = ""
+    twilio_whatsapp_from: str = ""
+    twilio_send_rate: float = 1.0
+    public_base_url: str = ""
+    secret_key: str = ""
+    default_language: str = "en"
+    log_level: str = "INFO"
+    project_root: Path = field(default=PROJECT_ROOT)
+
+    def __post_init__(self) -> None:
+        # Derived defaults: the Rasa and action server URLs follow their ports.
+        if not self.rasa_url:
+            object.__setattr__(self, "rasa_url", f"http://127.0.0.1:{self.rasa_port}")
+        if not self.actions_url:
+            object.__setattr__(self, "actions_url", f"http://127.0.0.1:{self.actions_port}")
+        object.__setattr__(self, "rasa_url", self.rasa_url.rstrip("/"))
+        object.__setattr__(self, "actions_url", self.actions_url.rstrip("/"))
+        object.__setattr__(self, "public_base_url", self.public_base_url.rstrip("/"))
+
+    @property
+    def locales_dir(self) -> Path:
+        return data_dir(self.project_root, "locales")
+
+    @property
+    def nlu_dir(self) -> Path:
+        return data_dir(self.project_root, "nlu_data") / "nlu"
+
+    @property
+    def var_dir(self) -> Path:
+        """Local state: the SQLite database, the embedded queue, spools."""
+        return self.project_root / "var"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (tests, the dev runner)."""
+        return replace(self, **changes)
+
+    def require_secret_key(self) -> bytes:
+        """The key behind phone-number encryption and hashing; refuses to run without one."""
+        if len(self.secret_key) < 32:
+            raise ConfigError(
+                "PUENTE_SECRET_KEY is missing or shorter than 32 characters: "
+                "run `make setup` to generate one into .env"
+            )
+        return self.secret_key.encode()
+
+
+def data_dir(root: Path, name: str) -> Path:
+    """`root/name`, a folder Puente ships; a clear error when it is not there."""
+    path = root / name
+    if not path.is_dir():
+        raise ConfigError(
+            f"{path} does not exist: set PUENTE_ROOT to the folder that holds locales/, "
+            "migrations/ and nlu_data/ (a source checkout, or /app in the Docker image)"
+        )
+    return path
+
+
+# environment variable -> (Settings field, type)
+ENV_VARS: dict[str, tuple[str, type]] = {
+    "HOST": ("host", str),
+    "PORT": ("port", int),
+    "RASA_PORT": ("rasa_port", int),
+    "ACTIONS_PORT": ("actions_port", int),
+    "RASA_URL": ("rasa_url", str),
+    "ACTIONS_URL": ("actions_url", str),
+    "RASA_TIMEOUT": ("rasa_timeout", float),
+    "DATABASE_URL": ("database_url", str),
+    "QUEUE_URL": ("queue_url", str),
+    "TWILIO_ACCOUNT_SID": ("twilio_account_sid", str),
+    "TWILIO_AUTH_TOKEN": ("twilio_auth_token", str),
+    "TWILIO_API_BASE_URL": ("twilio_api_base_url", str),
+    "TWILIO_MESSAGING_SERVICE_SID": ("twilio_messaging_service_sid", str),
+    "TWILIO_FROM_NUMBER": ("twilio_from_number", str),
+    "TWILIO_WHATSAPP_FROM": ("twilio_whatsapp_from", str),
+    "TWILIO_SEND_RATE": ("twilio_send_rate", float),
+    "PUBLIC_BASE_URL": ("public_base_url", str),
+    "PUENTE_SECRET_KEY": ("secret_key", str),
+    "PUENTE_DEFAULT_LANGUAGE": ("default_language", str),
+    "LOG_LEVEL": ("log_level", str),
+}
+
+
+def env_file_path() -> Path:
+    """The `.env` file read for settings: `PUENTE_ENV_FILE`, else `.env` in the project root."""
+    return Path(os.environ.get("PUENTE_ENV_FILE") or PROJECT_ROOT / ".env")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Read settings from `environ` (default: the process) over the `.env` file."""
+    values: dict[str, str] = {}
+    path = env_file if env_file is not None else env_file_path()
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    kwargs: dict[str, Any] = {}
+    for name, (attr, kind) in ENV_VARS.items():
+        raw = values.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            kwargs[attr] = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    return Settings(**kwargs)
+
+
+def ensure_env_file(path: Path | None = None) -> list[str]:
+    """Create or complete `.env` with generated local secrets; return the names added.
+
+    A secret key and a local development Twilio auth token are generated only when
+    neither the process environment nor the file already has them.
+    """
+    path = path or env_file_path()
+    existing = dotenv_values(path) if path.is_file() else {}
+    wanted = {
+        "PUENTE_SECRET_KEY": lambda: secrets.token_urlsafe(48),
+        # Inbound signatures are always checked; locally, `puente chat` signs with this.
+        "TWILIO_AUTH_TOKEN": lambda: "dev-" + secrets.token_hex(16),
+    }
+    added = [n for n in wanted if not existing.get(n) and not os.environ.get(n)]
+    if added:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = path.read_text() if path.is_file() else "# Puente local settings (never commit this file)\n"
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += "".join(f"{name}={wanted[name]()}\n" for name in added)
+        path.write_text(text)
+        path.chmod(0o600)
+    return added

@@ -1,0 +1,60 @@
+"""Contacts: found by the keyed hash of their number, never by the number itself."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from puente.db import Database
+from puente.models import Contact, utcnow
+from puente.privacy import Address, Vault, new_pseudonym
+
+
+def find_contact(session: Session, vault: Vault, phone: str) -> Contact | None:
+    return session.scalars(select(Contact).where(Contact.phone_hash == vault.phone_hash(phone))).first()
+
+
+def get_or_create_contact(
+    session: Session, vault: Vault, address: Address, language: str
+) -> tuple[Contact, bool]:
+    """The contact for `address` (created with `language` if new) and whether it is new.
+
+    Records the channel and time of this inbound message. Two first messages from
+    one number may race: the unique hash makes one insert fail at flush, and the
+    caller retries in a new transaction, which then finds the contact.
+    """
+    contact = find_contact(session, vault, address.phone)
+    is_new = contact is None
+    if contact is None:
+        contact = Contact(
+            phone_hash=vault.phone_hash(address.phone),
+            phone_encrypted=vault.encrypt(address.phone),
+            pseudonym=new_pseudonym(),
+            language=language,
+            language_source="detected",
+            channel=address.channel,
+            created_at=utcnow(),
+        )
+        session.add(contact)
+    contact.channel = address.channel
+    contact.last_inbound_at = utcnow()
+    session.flush()
+    return contact, is_new
+
+
+def set_opted_out(contact: Contact, opted_out: bool) -> None:
+    if opted_out and contact.opted_out_at is None:
+        contact.opted_out_at = utcnow()
+    elif not opted_out:
+        contact.opted_out_at = None
+
+
+def set_language_by_pseudonym(database: Database, pseudonym: str, language: str) -> bool:
+    """Record a language the person chose; the action server knows them only by pseudonym."""
+    with database.session() as session:
+        contact = session.scalars(select(Contact).where(Contact.pseudonym == pseudonym)).first()
+        if contact is None:
+            return False
+        contact.language = language
+        contact.language_source = "chosen"
+        return True

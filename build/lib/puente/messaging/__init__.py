@@ -1,0 +1,1 @@
+"""Messaging: compliance keywords, TwiML rendering, and (later) the one outbound sender."""

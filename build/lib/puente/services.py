@@ -1,0 +1,39 @@
+"""The core's parts, built from settings on first use (never at import time)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from puente.assistant import RasaClient
+from puente.config import Settings
+from puente.db import Database
+from puente.i18n import LanguageRegistry, registry
+from puente.i18n.detect import LanguageDetector, detector_for
+from puente.privacy import Vault
+
+
+class Services:
+    """What webhooks, actions and the worker share: one of each per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(self.settings.database_url)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.settings.require_secret_key())
+
+    @cached_property
+    def languages(self) -> LanguageRegistry:
+        return registry(self.settings.locales_dir)
+
+    @cached_property
+    def detector(self) -> LanguageDetector:
+        return detector_for(self.settings.nlu_dir)
+
+    @cached_property
+    def assistant(self) -> RasaClient:
+        return RasaClient(self.settings.rasa_url, self.settings.actions_url, self.settings.rasa_timeout)
