@@ -58,8 +58,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     subprocess.run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     # The Dockerfile's own command, run in the fresh venv instead of the system Python.
     command = install_command("webhooks").replace("--system", f"--python {venv / 'bin' / 'python'}")
-    path = f"{venv / 'bin'}:{UV.parent}:{os.environ['PATH']}"
-    subprocess.run(["sh", "-c", command], cwd=app, check=True, env={**os.environ, "PATH": path})
+    search_path = f"{venv / 'bin'}:{UV.parent}:{os.environ['PATH']}"
+    subprocess.run(["sh", "-c", command], cwd=app, check=True, env={**os.environ, "PATH": search_path})
     elsewhere = root / "elsewhere"
     elsewhere.mkdir()
     return {"root": root, "app": app, "venv": venv, "cwd": elsewhere}
