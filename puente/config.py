@@ -7,6 +7,7 @@ the rest of the code receives a `Settings` object and never calls `os.environ`.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,20 @@ class Settings:
         object.__setattr__(self, "actions_url", self.actions_url.rstrip("/"))
         object.__setattr__(self, "public_base_url", self.public_base_url.rstrip("/"))
 
+    def __repr__(self) -> str:
+        """Every setting but the secrets: keys and tokens masked, passwords cut from URLs."""
+        shown = []
+        for attr in self.__dataclass_fields__:
+            value = getattr(self, attr)
+            if attr in SECRET_FIELDS and value:
+                value = "***"
+            elif attr in URL_FIELDS and value:
+                value = mask_url(value)
+            shown.append(f"{attr}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
+
     @property
     def locales_dir(self) -> Path:
         return data_dir(self.project_root, "locales")
@@ -98,6 +113,17 @@ class Settings:
                 "run `make setup` to generate one into .env"
             )
         return self.secret_key.encode()
+
+
+#: Settings never shown: not in a repr, an error message or a log line.
+SECRET_FIELDS = frozenset({"secret_key", "twilio_auth_token"})
+#: Settings that may carry a password inside a URL.
+URL_FIELDS = frozenset({"database_url", "queue_url", "rasa_url", "actions_url", "twilio_api_base_url"})
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password replaced by ***, for messages and logs."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def data_dir(root: Path, name: str) -> Path:
@@ -157,7 +183,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         try:
             kwargs[attr] = kind(raw)
         except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+            shown = "***" if attr in SECRET_FIELDS else mask_url(raw) if attr in URL_FIELDS else raw
+            raise ConfigError(f"{name}={shown!r} is not a valid {kind.__name__}") from None
     return Settings(**kwargs)
 
 
@@ -181,6 +208,25 @@ def ensure_env_file(path: Path | None = None) -> list[str]:
         if text and not text.endswith("\n"):
             text += "\n"
         text += "".join(f"{name}={wanted[name]()}\n" for name in added)
-        path.write_text(text)
-        path.chmod(0o600)
+        _write_private(path, text)
     return added
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text` in a file that is 0600 from its creation, never wider.
+
+    The text goes to a new file opened with mode 0600 (whatever the umask), which then
+    takes the old file's place in one rename: no moment exists where the secrets sit
+    in a file others can read, nor a half-written .env.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from puente.config import ConfigError, ensure_env_file, load_settings
+from puente.config import ConfigError, ensure_env_file, load_settings, mask_url
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -50,3 +52,51 @@ def test_env_file_is_completed_once_and_kept_private(tmp_path: Path, monkeypatch
     assert env_file.stat().st_mode & 0o077 == 0
     settings = load_settings({}, env_file=env_file)
     assert len(settings.require_secret_key()) >= 32
+
+
+def test_env_file_is_never_readable_by_others_even_if_the_process_dies_midway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Created 0600, not widened by the umask and narrowed later: nothing to chmod at all."""
+    monkeypatch.delenv("PUENTE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    old_umask = os.umask(0)
+    # A process killed after writing and before any chmod leaves what was created.
+    monkeypatch.setattr(Path, "chmod", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(os, "chmod", lambda *_args, **_kwargs: None)
+    try:
+        ensure_env_file(tmp_path / ".env")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [".env"], "no temporary file is left behind"
+
+
+SECRET = "s" * 48
+TOKEN = "t0ken-" + "9" * 20
+
+
+def test_settings_repr_and_errors_never_show_secrets(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "PUENTE_SECRET_KEY": SECRET, "TWILIO_AUTH_TOKEN": TOKEN,
+            "DATABASE_URL": "postgresql+psycopg://puente:hunter2pass@db:5432/puente",
+            "QUEUE_URL": "redis://:redispass@redis:6379/0",
+        },
+        env_file=tmp_path / "none",
+    )
+    for shown in (repr(settings), str(settings), f"{settings}", repr([settings])):
+        for secret in (SECRET, TOKEN, "hunter2pass", "redispass"):
+            assert secret not in shown
+    assert "database_url='postgresql+psycopg://puente:***@db:5432/puente'" in repr(settings)
+    assert "secret_key='***'" in repr(settings) and "port=5000" in repr(settings)
+    # The secrets are still there for the code that needs them.
+    assert settings.require_secret_key() == SECRET.encode()
+    assert settings.twilio_auth_token == TOKEN
+
+
+def test_mask_url_cuts_passwords_only() -> None:
+    assert mask_url("postgresql://u:p%40ss@h:5/d") == "postgresql://u:***@h:5/d"
+    assert mask_url("redis://:pw@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert mask_url("http://127.0.0.1:5005") == "http://127.0.0.1:5005"
+    assert mask_url("sqlite:///var/puente.db") == "sqlite:///var/puente.db"
