@@ -27,7 +27,7 @@ elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null 
   PYENV_VERSION=$$v pyenv which python3.10; fi
 endef
 
-.PHONY: help setup lock run test train lint types i18n i18n-extract migrate env pytest rasa-validate rasa-test bench clean
+.PHONY: help setup lock run test train lint types i18n i18n-merge i18n-extract migrate env pytest rasa-validate rasa-test bench clean
 
 help:
 	@echo "make run    set up what is missing, then run webhooks, rasa and actions (Ctrl-C stops all)"
@@ -75,12 +75,21 @@ env: $(VENV)/.installed
 
 # --- translations -------------------------------------------------------------
 # messages.pot and the .mo files are build outputs; the .po files are the source.
+# A changed English text keeps its old translations, marked fuzzy (and obsolete ones
+# stay as #~ comments): nothing translated is ever dropped, and `make test` names
+# each fuzzy or missing entry until someone retranslates it.
+LOCALES ?= locales
 i18n: $(VENV)/.installed
-	@$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ --no-location --omit-header -o locales/messages.pot .
-	@grep -q '^msgid "' locales/messages.pot || { echo "i18n: extracted no messages: check babel.cfg (refusing to empty the catalogs)" >&2; exit 1; }
-	@$(BIN)/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
-	@$(BIN)/pybabel -q compile -d locales -D messages
-	@echo "i18n: catalogs extracted, updated and compiled for $$(ls locales/*/language.yml | wc -l) languages"
+	@$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ --no-location --omit-header -o $(LOCALES)/messages.pot .
+	@grep -q '^msgid "' $(LOCALES)/messages.pot || { echo "i18n: extracted no messages: check babel.cfg (refusing to empty the catalogs)" >&2; exit 1; }
+	@$(MAKE) i18n-merge
+	@echo "i18n: catalogs extracted, updated and compiled for $$(ls $(LOCALES)/*/language.yml | wc -l) languages"
+
+i18n-merge: $(VENV)/.installed
+	@$(BIN)/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --ignore-pot-creation-date
+	@$(BIN)/pybabel -q compile -d $(LOCALES) -D messages
+	@$(BIN)/pybabel compile -d $(LOCALES) -D messages --statistics 2>&1 \
+	  | { grep ' translated in ' | grep -v '(100%)' | sed 's/^/i18n: needs translation: /' || true; }
 
 # --- database -----------------------------------------------------------------
 migrate: env

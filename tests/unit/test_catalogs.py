@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.checkers import python_format
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 from puente.config import PROJECT_ROOT
 from puente.i18n import registry
@@ -43,17 +46,55 @@ def test_the_code_has_texts_to_translate() -> None:
     assert len(source_messages()) >= 10
 
 
+def catalog_problems(code: str, path: Path, wanted: set[str]) -> list[str]:
+    """What keeps the catalog at `path` from being complete: each entry named, with its fix."""
+    with path.open("rb") as fp:
+        catalog = read_po(fp)
+    entries = {m.id: m for m in catalog if m.id}
+    problems = [f"{code}: {msgid!r} is missing: run `make i18n`, then translate it"
+                for msgid in sorted(wanted - set(entries))]
+    for msgid, message in entries.items():
+        if not message.string:
+            problems.append(f"{code}: {msgid!r} is not translated")
+        elif message.fuzzy:
+            problems.append(f"{code}: {msgid!r} is fuzzy (its English changed): check the translation, "
+                            "then remove the fuzzy flag")
+        else:
+            python_format(catalog, message)  # raises on a placeholder mismatch
+    return problems
+
+
 @pytest.mark.parametrize("code", registry().codes)
 def test_catalog_has_every_message_translated(code: str) -> None:
-    with catalog_path(code).open("rb") as fp:
-        catalog = read_po(fp)
-    translated = {m.id: m for m in catalog if m.id}
-    missing = source_messages() - set(translated)
-    assert not missing, f"{code} lacks {sorted(missing)}: run `make i18n` and translate"
-    for msgid, message in translated.items():
-        assert message.string, f"{code}: {msgid!r} is not translated"
-        assert not message.fuzzy, f"{code}: {msgid!r} is fuzzy"
-        python_format(catalog, message)  # raises on a placeholder mismatch
+    problems = catalog_problems(code, catalog_path(code), source_messages())
+    assert not problems, "\n".join(problems)
+
+
+def test_a_changed_english_text_keeps_its_translations_marked_fuzzy(tmp_path: Path) -> None:
+    """`make i18n` after an edit of an English text: six translations kept, and flagged."""
+    locales = tmp_path / "locales"
+    shutil.copytree(LOCALES, locales, ignore=shutil.ignore_patterns("*.mo", "*.pot"))
+    old = "Sorry, Puente can't answer right now. Please try again in a few minutes."
+    new = "Sorry, Puente can't answer right now. Please try again in a few minutes!"
+    wanted = (source_messages() - {old}) | {new}
+    template = Catalog()
+    for msgid in sorted(wanted):
+        template.add(msgid)
+    with (locales / "messages.pot").open("wb") as fp:
+        write_po(fp, template, omit_header=True)
+    before = {code: registry().gettext(code, old) for code in registry().codes if code != "en"}
+
+    subprocess.run(["make", "-s", "-C", str(PROJECT_ROOT), "i18n-merge", f"LOCALES={locales}"],
+                   check=True, capture_output=True)
+
+    for code, translation in before.items():
+        with (locales / code / "LC_MESSAGES" / "messages.po").open("rb") as fp:
+            entry = read_po(fp)[new]
+        assert entry is not None and entry.string == translation and entry.fuzzy, code
+        assert catalog_problems(code, locales / code / "LC_MESSAGES" / "messages.po", wanted) == [
+            f"{code}: {new!r} is fuzzy (its English changed): check the translation, "
+            "then remove the fuzzy flag"
+        ]
 
 
 @pytest.mark.parametrize("code", [c for c in registry().codes if c != "en"])
