@@ -7,6 +7,7 @@ from alembic import context
 from puente import models  # noqa: F401 - registers the tables on Base.metadata
 from puente.config import load_settings
 from puente.db import Base, make_engine
+from puente.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 
@@ -18,3 +20,16 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database at `database_url` up to `revision` (idempotent)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+#: Rasa's tracker store shares Puente's database: its tables are Rasa's to manage.
+RASA_TABLES = frozenset({"events"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's filter: leave Rasa's tables (and their indexes) out of every comparison.
+
+    Without it the first `alembic revision --autogenerate` would drop Rasa's `events`.
+    """
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table not in RASA_TABLES

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from alembic import command
+from sqlalchemy import text
 
 from puente import models  # noqa: F401 - registers the tables
-from puente.db import Base, make_engine
-from puente.migrate import upgrade
-
-RASA_TABLES = {"events"}  # Rasa's tracker store shares the database; not ours to migrate
+from puente.db import make_engine
+from puente.migrate import alembic_config, upgrade
 
 
-def test_migrations_match_the_models_and_run_twice(database_url: str) -> None:
+def test_migrations_match_the_models_and_run_twice_beside_rasas_tables(database_url: str) -> None:
     upgrade(database_url)
-    upgrade(database_url)  # set-up runs it on every `make run`
     engine = make_engine(database_url)
-    with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    with engine.begin() as connection:
+        # Rasa's tracker store, as Rasa creates it in the shared database.
+        connection.execute(text(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
+            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+            "action_name VARCHAR(255), data TEXT)"
+        ))
+        connection.execute(text("CREATE INDEX ix_events_sender_id ON events (sender_id)"))
     engine.dispose()
-    diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name in RASA_TABLES)]
-    assert diff == []
+    upgrade(database_url)  # set-up runs it on every `make run`
+    # What `alembic revision --autogenerate` would see, through migrations/env.py: nothing
+    # to add for Puente's models, and nothing of Rasa's to drop.
+    command.check(alembic_config(database_url))
