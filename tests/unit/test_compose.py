@@ -1,14 +1,13 @@
 """docker-compose.yml, read as docker compose would, and checked against what it configures.
 
 No Docker engine runs here, so the file is checked for consistency with the code
-(ports, URLs, paths, the tracker store URL derivation), and the URL shapes it
-uses are exercised against the real PostgreSQL and Redis on this machine.
+(ports, URLs, paths, the tracker store URL derivation). The URL shapes it uses are
+exercised against the real PostgreSQL and Redis in tests/integration/test_compose_services.py.
 """
 
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,12 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from puente.config import PROJECT_ROOT, Settings
 from puente.runner import MODEL_PATH, tracker_store_url
-from tests.conftest import POSTGRES_ADMIN_URL
 
 ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": "", "PUENTE_SECRET_KEY": "k" * 48, "TWILIO_AUTH_TOKEN": "token"}
 
@@ -147,29 +144,6 @@ def test_database_urls_agree_with_the_postgres_service() -> None:
     assert env_of("actions")["DATABASE_URL"] == str(env_of("webhooks")["DATABASE_URL"])
     # Rasa's tracker store: the same database, as puente.runner derives it for `make run`.
     assert env_of("rasa")["TRACKER_STORE_URL"] == tracker_store_url(env_of("webhooks")["DATABASE_URL"])
-
-
-def test_the_url_forms_work_against_a_real_postgresql() -> None:
-    """Both drivers the compose file names (app: psycopg 3; Rasa: psycopg2) connect."""
-    local = make_url(POSTGRES_ADMIN_URL)
-    compose = make_url(env_of("webhooks")["DATABASE_URL"])
-    url = compose.set(host=local.host, port=local.port, username=local.username, password=local.password,
-                      database=local.database)
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT 1")).scalar() == 1
-    engine.dispose()
-    assert make_url(tracker_store_url(url.render_as_string(hide_password=False))).drivername == (
-        "postgresql+psycopg2"
-    )
-
-
-def test_redis_url_names_the_redis_service_and_redis_answers_there() -> None:
-    queue = make_url(env_of("webhooks")["QUEUE_URL"])
-    assert (queue.drivername, queue.host, queue.port) == ("redis", "redis", 6379)
-    with socket.create_connection(("127.0.0.1", queue.port), timeout=5) as connection:
-        connection.sendall(b"*1\r\n$4\r\nPING\r\n")
-        assert connection.recv(16) == b"+PONG\r\n"
 
 
 def test_a_missing_postgres_password_is_an_error_not_an_empty_password() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 
 import pytest
 
@@ -35,9 +37,12 @@ def test_another_key_cannot_decrypt() -> None:
         Vault(b"b" * 48).decrypt(Vault(b"a" * 48).encrypt(PHONE))
 
 
-def test_pseudonyms_are_random_and_carry_no_digits_of_the_number() -> None:
-    names = {new_pseudonym() for _ in range(100)}
-    assert len(names) == 100
+def test_pseudonyms_are_random_and_carry_nothing_of_the_number() -> None:
+    names = [new_pseudonym() for _ in range(1000)]
+    assert len(set(names)) == 1000
+    # Not derived from the number: nothing to take it as input, and 128 random bits.
+    assert list(inspect.signature(new_pseudonym).parameters) == []
+    assert all(re.fullmatch(r"p[0-9a-f]{32}", name) for name in names)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,48 @@
+"""The URL shapes docker-compose.yml gives the services, against the real PostgreSQL and Redis here."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from puente.config import PROJECT_ROOT
+from puente.runner import tracker_store_url
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.unit.test_compose import env_of
+
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
+
+
+def test_the_url_forms_work_against_a_real_postgresql() -> None:
+    """Both drivers the compose file names (app: psycopg 3; Rasa: psycopg2) connect."""
+    local = make_url(POSTGRES_ADMIN_URL)
+    compose = make_url(env_of("webhooks")["DATABASE_URL"])
+    url = compose.set(host=local.host, port=local.port, username=local.username, password=local.password,
+                      database=local.database)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+    # Rasa's side: its own SQLAlchemy 1.4 and psycopg2, in its own venv, with the URL
+    # puente.runner derives for the tracker store.
+    tracker_url = tracker_store_url(url.render_as_string(hide_password=False))
+    assert make_url(tracker_url).drivername == "postgresql+psycopg2"
+    script = (
+        "import sys, sqlalchemy; e = sqlalchemy.create_engine(sys.argv[1]);"
+        "print(e.connect().execute(sqlalchemy.text('SELECT 1')).scalar())"
+    )
+    answer = subprocess.run([str(RASA_PYTHON), "-c", script, tracker_url], capture_output=True, text=True,
+                            check=True, env={"PATH": os.environ["PATH"], "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+    assert answer.stdout.strip() == "1"
+
+
+def test_redis_url_names_the_redis_service_and_redis_answers_there() -> None:
+    queue = make_url(env_of("webhooks")["QUEUE_URL"])
+    assert (queue.drivername, queue.host, queue.port) == ("redis", "redis", 6379)
+    with socket.create_connection(("127.0.0.1", queue.port), timeout=5) as connection:
+        connection.sendall(b"*1\r\n$4\r\nPING\r\n")
+        assert connection.recv(16) == b"+PONG\r\n"
