@@ -35,8 +35,9 @@ def test_the_url_forms_work_against_a_real_postgresql() -> None:
         "import sys, sqlalchemy; e = sqlalchemy.create_engine(sys.argv[1]);"
         "print(e.connect().execute(sqlalchemy.text('SELECT 1')).scalar())"
     )
+    env = {"PATH": os.environ["PATH"], "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
     answer = subprocess.run([str(RASA_PYTHON), "-c", script, tracker_url], capture_output=True, text=True,
-                            check=True, env={"PATH": os.environ["PATH"], "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+                            check=True, env=env)
     assert answer.stdout.strip() == "1"
 
 
