@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from puente import models  # noqa: F401 - registers the tables on Base.metadata
 from puente.config import load_settings
 from puente.db import Base, make_engine
-from puente.migrate import include_object
+from puente.migrate import import_models, include_object
+
+import_models()
 
 config = context.config
 target_metadata = Base.metadata

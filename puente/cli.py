@@ -99,6 +99,15 @@ def chat(url: str | None, sender: str | None, whatsapp: bool, messages: tuple[st
             click.echo(f"< {reply}")
 
 
+def _register_capabilities() -> None:
+    from puente.directory.commands import directory
+
+    cli.add_command(directory)
+
+
+_register_capabilities()
+
+
 def main() -> None:
     """The console script: settings errors become one line, not a traceback."""
     try:

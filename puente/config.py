@@ -62,9 +62,13 @@ class Settings:
     secret_key: str = ""
     default_language: str = "en"
     log_level: str = "INFO"
+    #: "development" (make run: the sample directory, the phone simulator) or "production".
+    env: str = "production"
     project_root: Path = field(default=PROJECT_ROOT)
 
     def __post_init__(self) -> None:
+        if self.env not in ("development", "production"):
+            raise ConfigError(f"PUENTE_ENV={self.env!r} is neither development nor production")
         # Derived defaults: the Rasa and action server URLs follow their ports.
         if not self.rasa_url:
             object.__setattr__(self, "rasa_url", f"http://127.0.0.1:{self.rasa_port}")
@@ -100,6 +104,10 @@ class Settings:
     def var_dir(self) -> Path:
         """Local state: the SQLite database, the embedded queue, spools."""
         return self.project_root / "var"
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests, the dev runner)."""
@@ -159,6 +167,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "PUENTE_SECRET_KEY": ("secret_key", str),
     "PUENTE_DEFAULT_LANGUAGE": ("default_language", str),
     "LOG_LEVEL": ("log_level", str),
+    "PUENTE_ENV": ("env", str),
 }
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 
 from puente.config import PROJECT_ROOT, data_dir
+
+#: Every module that defines tables: each capability has its own.
+MODEL_MODULES = ("puente.models", "puente.directory.models")
+
+
+def import_models() -> None:
+    """Register every table on `Base.metadata` (what the migrations are compared with)."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -7,6 +7,7 @@ from functools import cached_property
 from puente.assistant import RasaClient
 from puente.config import Settings
 from puente.db import Database
+from puente.directory.places import PlaceCache
 from puente.i18n import LanguageRegistry, registry
 from puente.i18n.detect import LanguageDetector, detector_for
 from puente.privacy import Vault
@@ -37,3 +38,8 @@ class Services:
     @cached_property
     def assistant(self) -> RasaClient:
         return RasaClient(self.settings.rasa_url, self.settings.actions_url, self.settings.rasa_timeout)
+
+    @cached_property
+    def places(self) -> PlaceCache:
+        """The directory's places, kept current with imports made while this process runs."""
+        return PlaceCache(self.database)

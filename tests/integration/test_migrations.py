@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import text
 
-from puente import models  # noqa: F401 - registers the tables
 from puente.db import make_engine
 from puente.migrate import alembic_config, upgrade
 
