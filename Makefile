@@ -27,7 +27,7 @@ elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null 
   PYENV_VERSION=$$v pyenv which python3.10; fi
 endef
 
-.PHONY: help setup lock run test train lint types i18n i18n-merge i18n-extract migrate env pytest rasa-validate rasa-test bench clean
+.PHONY: help setup lock run test train lint types i18n i18n-merge nlu-report i18n-extract migrate env pytest rasa-validate rasa-test bench clean
 
 help:
 	@echo "make run    set up what is missing, then run webhooks, rasa and actions (Ctrl-C stops all)"
@@ -35,6 +35,7 @@ help:
 	@echo "make setup  only the set-up: venvs, .env secrets, catalogs, database, trained model"
 	@echo "make train  retrain the Rasa model if bot/ or nlu_data/ changed"
 	@echo "make bench  webhook latency against Rasa's REST channel (bench/latency)"
+	@echo "make nlu-report  intents and language identification on the frozen held-out set"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed env i18n migrate $(MODEL)
 
@@ -132,6 +133,10 @@ rasa-test: $(MODEL)
 
 bench: setup
 	$(BIN)/python bench/latency
+
+# Intent accuracy and macro F1 per language, and language identification, on the frozen held-out set.
+nlu-report: setup
+	$(BIN)/python bench/nlu_report.py
 
 clean:
 	rm -rf var/rasa-test .pytest_cache .mypy_cache .ruff_cache

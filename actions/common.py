@@ -22,9 +22,22 @@ def services() -> Services:
 
 
 def language_of(tracker: Tracker) -> str:
-    """The language the webhook chose for this message (sent as message metadata)."""
+    """The language to answer in.
+
+    The webhook chooses it and sends it as message metadata. A conversation that did not
+    come through the webhook (`rasa shell`, the REST channel called directly) has none:
+    then the language slot kept from earlier, else the message's own language (with the
+    place names in it masked, so "Fresno" does not sway it).
+    """
+    core = services()
     metadata: dict[str, Any] = (tracker.latest_message or {}).get("metadata") or {}
-    return services().languages.get(metadata.get("language")).code
+    if metadata.get("language"):
+        return core.languages.get(metadata["language"]).code
+    if tracker.get_slot("language"):
+        return core.languages.get(tracker.get_slot("language")).code
+    text = (tracker.latest_message or {}).get("text") or ""
+    guess = core.detector.detect(text, core.places.index().mask(text)) if text.strip() else None
+    return core.languages.get(guess.language if guess else None).code
 
 
 def translator(language: str) -> Callable[[str], str]:

@@ -101,6 +101,11 @@ class Settings:
         return data_dir(self.project_root, "nlu_data") / "nlu"
 
     @property
+    def sample_directory(self) -> Path:
+        """The sample directory loaded into an empty database in development."""
+        return self.project_root / "data" / "directory.yaml"
+
+    @property
     def var_dir(self) -> Path:
         """Local state: the SQLite database, the embedded queue, spools."""
         return self.project_root / "var"

@@ -11,7 +11,7 @@ from alembic.config import Config
 from puente.config import PROJECT_ROOT, data_dir
 
 #: Every module that defines tables: each capability has its own.
-MODEL_MODULES = ("puente.models", "puente.directory.models")
+MODEL_MODULES = ("puente.models", "puente.messaging.paging", "puente.directory.models")
 
 
 def import_models() -> None:

@@ -5,6 +5,9 @@ word-level features learn nothing from it. This tokenizer keeps whitespace
 tokenization for the spaced scripts (Latin, Vietnamese, Hangul) and makes each
 Han character its own token: in short texts, single characters carry most of
 the meaning, and the character n-gram featurizer still sees the sequences.
+It also cuts a token where the script changes, because people glue particles and
+words of one script to a term of another: "ICE랑" is "ICE" and "랑", "Fresno有没有"
+is "Fresno" and the characters after it, "90006지역" is a ZIP code and a word.
 Nothing to download, no per-language model: adding a language needs no change.
 """
 
@@ -18,14 +21,15 @@ from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 
-_HAN_OR_OTHER = regex.compile(r"\p{Han}|[^\p{Han}]+")
+# One Han character; a run of Hangul; a run of Latin letters and digits; a run of anything else.
+_PIECES = regex.compile(r"\p{Han}|\p{Hangul}+|[\p{Latin}\p{N}\p{M}'’-]+|[^\p{Han}\p{Hangul}\p{Latin}\p{N}]+")
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
 )
 class MultilingualTokenizer(WhitespaceTokenizer):
-    """Whitespace tokens, with Han characters split into one token each."""
+    """Whitespace tokens, cut where the script changes, with each Han character a token."""
 
     @staticmethod
     def not_supported_languages() -> List[str] | None:
@@ -38,6 +42,6 @@ class MultilingualTokenizer(WhitespaceTokenizer):
     def tokenize(self, message: Message, attribute: str) -> List[Token]:
         tokens: List[Token] = []
         for token in super().tokenize(message, attribute):
-            for piece in _HAN_OR_OTHER.finditer(token.text):
+            for piece in _PIECES.finditer(token.text):
                 tokens.append(Token(piece.group(), token.start + piece.start()))
         return tokens

@@ -270,3 +270,10 @@ def export_directory(session: Session) -> str:
     for section in SECTIONS:
         document[section] = [_trim(section, r) for _id, r in sorted(stored[section].items())]
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+
+
+def load_sample_if_empty(session: Session, path: Path) -> ImportReport | None:
+    """Development only: the sample directory, into a directory that has nothing yet."""
+    if not is_empty(session):
+        return None
+    return import_directory(session, load_file(path))

@@ -21,7 +21,7 @@ from puente.config import PROJECT_ROOT
 
 DOMAIN = "messages"
 BASE_LANGUAGE = "en"
-KEYWORD_KINDS = ("stop", "start", "help", "start_if_opted_out")
+KEYWORD_KINDS = ("stop", "start", "help", "start_if_opted_out", "more")
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
