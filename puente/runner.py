@@ -29,6 +29,8 @@ from puente.db import resolve_url
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL_PATH = PROJECT_ROOT / "models" / "puente.tar.gz"
+# Relative to the project folder, where every process starts.
+RASA_LOGGING_CONFIG = "bot/logging.yml"
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -69,6 +71,8 @@ def process_specs(
         **base,
         "ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook",
         "TRACKER_STORE_URL": tracker_store_url(settings.database_url),
+        # bot.components (the tokenizer) and bot.log_privacy (the logging config) live here.
+        "PYTHONPATH": str(PROJECT_ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
         "PYTHONWARNINGS": "ignore",  # Rasa 3.6's dependencies' deprecation noise
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -86,6 +90,7 @@ def process_specs(
             [
                 str(rasa_bin), "run", "--model", str(model),
                 "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+                "--logging-config-file", RASA_LOGGING_CONFIG,
                 "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
             ],
             rasa_env,
