@@ -1,11 +1,11 @@
 """Starts and stops Puente's processes together: `make run`, the end-to-end tests, the bench.
 
-    actions  (rasa-sdk action server, this venv)
+    actions  (rasa-sdk action server, this venv: puente.action_server)
     rasa     (Rasa 3.6 server, its own Python 3.10 venv, the trained model)
     webhooks (Flask under gunicorn)
 
-Each process gets its settings through the environment, so a test can start a
-whole stack on its own ports and database.
+Each process gets its settings through the environment, and only those it needs
+(`PROCESS_SETTINGS`), so a test can start a whole stack on its own ports and database.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -32,6 +32,29 @@ MODEL_PATH = PROJECT_ROOT / "models" / "puente.tar.gz"
 # Relative to the project folder, where every process starts.
 RASA_LOGGING_CONFIG = "bot/logging.yml"
 
+#: Which of Puente's settings (names from `puente.config.ENV_VARS`) each process is
+#: given. Nothing else of Puente's reaches a child: not the supervisor's environment,
+#: not `.env` (children read `PUENTE_ENV_FILE`, set to an empty file). Rasa runs
+#: third-party code with the conversation in it and gets none of them, only its own
+#: variables (see `process_specs`); the action server gets no Twilio credentials.
+#: docker-compose.yml mirrors this table.
+PROCESS_SETTINGS: dict[str, frozenset[str]] = {
+    # Everything but the two ports that only the supervisor uses (to start rasa and
+    # actions, whose URLs webhooks gets as RASA_URL and ACTIONS_URL).
+    "webhooks": frozenset(ENV_VARS) - {"RASA_PORT", "ACTIONS_PORT"},
+    "actions": frozenset({"DATABASE_URL", "PUENTE_SECRET_KEY", "PUENTE_DEFAULT_LANGUAGE", "LOG_LEVEL"}),
+    "rasa": frozenset(),
+}
+
+#: What every child keeps of the supervisor's environment: where programs and the home
+#: folder are, the locale, the time zone, the temporary folder, CA certificates.
+INHERITED_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+)
+#: ... and variables starting with these: the locale's (LC_*), and libpq's (PG*:
+#: PGPASSWORD, PGSSLMODE…), which a PostgreSQL DATABASE_URL may rely on.
+INHERITED_ENV_PREFIXES = ("LC_", "PG")
+
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment variables that reproduce `settings` in a child process."""
@@ -41,6 +64,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if value not in ("", None):
             env[name] = str(value)
     return env
+
+
+def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a child keeps of `environ` (see `INHERITED_ENV`)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in INHERITED_ENV or name.startswith(INHERITED_ENV_PREFIXES)
+    }
 
 
 def tracker_store_url(database_url: str) -> str:
@@ -62,11 +94,24 @@ class ProcessSpec:
 
 
 def process_specs(
-    settings: Settings, rasa_bin: Path = RASA_BIN, model: Path = MODEL_PATH
+    settings: Settings,
+    rasa_bin: Path = RASA_BIN,
+    model: Path = MODEL_PATH,
+    environ: Mapping[str, str] | None = None,
 ) -> list[ProcessSpec]:
     """What to start, in start-up order, and how to tell each is ready."""
-    base = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+    base = {**inherited_env(os.environ if environ is None else environ), "PYTHONUNBUFFERED": "1"}
+    ours = settings_env(settings)
     bin_dir = Path(sys.executable).parent
+
+    def puente_env(name: str) -> dict[str, str]:
+        return {
+            **base,
+            **{k: v for k, v in ours.items() if k in PROCESS_SETTINGS[name]},
+            "PUENTE_ROOT": str(PROJECT_ROOT),
+            "PUENTE_ENV_FILE": os.devnull,  # only what the supervisor gives: never .env
+        }
+
     rasa_env = {
         **base,
         "ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook",
@@ -74,15 +119,19 @@ def process_specs(
         # bot.components (the tokenizer) and bot.log_privacy (the logging config) live here.
         "PYTHONPATH": str(PROJECT_ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
-        "PYTHONWARNINGS": "ignore",  # Rasa 3.6's dependencies' deprecation noise
+        "PYTHONWARNINGS": "ignore",  # Rasa 3.6's dependencies' deprecation noise (some gets through)
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     }
     return [
         ProcessSpec(
             "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
-            base,
+            [
+                sys.executable, "-m", "puente.action_server",
+                "--host", settings.host, "--port", str(settings.actions_port),
+                "--log-level", settings.log_level,
+            ],
+            puente_env("actions"),
             f"{settings.actions_url}/health",
         ),
         ProcessSpec(
@@ -91,7 +140,7 @@ def process_specs(
                 str(rasa_bin), "run", "--model", str(model),
                 "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
                 "--logging-config-file", RASA_LOGGING_CONFIG,
-                "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
+                "--interface", settings.host, "--port", str(settings.rasa_port),
             ],
             rasa_env,
             f"{settings.rasa_url}/",
@@ -101,7 +150,7 @@ def process_specs(
             [
                 str(bin_dir / "gunicorn"), "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
             ],
-            base,
+            puente_env("webhooks"),
             f"http://{settings.host}:{settings.port}/healthz",
         ),
     ]

@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 
+from puente.config import Settings
 from puente.migrate import upgrade
-from puente.runner import settings_env
+from puente.runner import RASA_BIN, settings_env
 from tests.conftest import make_settings
 from tests.e2e.conftest import free_port
+from tests.e2e.procs import Proc, environ, listening_sockets, tree
 
 pytestmark = pytest.mark.e2e
+
+# How each child shows in its command line.
+MARKERS = {"actions": "puente.action_server", "rasa": str(RASA_BIN), "webhooks": "gunicorn"}
 
 
 def answers(port: int) -> bool:
@@ -60,6 +65,8 @@ def test_puente_run_starts_all_and_a_signal_stops_all(tmp_path: Path, stop_signa
         response = requests.get(f"http://127.0.0.1:{ports['PORT']}/healthz", timeout=10)
         assert response.status_code == 200, response.text
         assert all(answers(port) for port in ports.values())
+        assert_listening_on_loopback_only(run.pid, set(ports.values()))
+        assert_no_secrets_for_rasa_and_actions(run.pid, settings)
 
         run.send_signal(stop_signal)
         rest, _ = run.communicate(timeout=60)
@@ -70,3 +77,31 @@ def test_puente_run_starts_all_and_a_signal_stops_all(tmp_path: Path, stop_signa
     assert run.returncode == 0, rest
     assert "puente: stopping" in rest
     assert not any(answers(port) for port in ports.values())
+
+
+def children(supervisor: int) -> dict[str, Proc]:
+    found = {}
+    for proc in tree(supervisor):
+        if proc.ppid == supervisor:
+            found.update({name: proc for name, marker in MARKERS.items() if marker in proc.command})
+    return found
+
+
+def assert_listening_on_loopback_only(supervisor: int, ports: set[int]) -> None:
+    """Not 0.0.0.0 or :: : on a shared network anyone could call the actions."""
+    listening = listening_sockets([proc.pid for proc in tree(supervisor)])
+    assert {port for _, port in listening} >= ports, listening
+    assert {address for address, _ in listening} <= {"127.0.0.1", "::1"}, listening
+
+
+def assert_no_secrets_for_rasa_and_actions(supervisor: int, settings: Settings) -> None:
+    found = children(supervisor)
+    rasa, actions = environ(found["rasa"].pid), environ(found["actions"].pid)
+    rasa_text, actions_text = "\n".join(f"{k}={v}" for k, v in rasa.items()), "\n".join(actions.values())
+    secrets = {"TWILIO_AUTH_TOKEN": settings.twilio_auth_token, "PUENTE_SECRET_KEY": settings.secret_key}
+    for name, value in secrets.items():
+        assert name not in rasa and value not in rasa_text
+    assert "TWILIO_AUTH_TOKEN" not in actions and settings.twilio_auth_token not in actions_text
+    assert "DATABASE_URL" not in rasa and "TRACKER_STORE_URL" in rasa
+    assert actions["DATABASE_URL"] == settings.database_url
+    assert environ(found["webhooks"].pid)["TWILIO_AUTH_TOKEN"] == settings.twilio_auth_token
