@@ -1,4 +1,4 @@
-"""What `puente run` gives each process.
+"""What `puente run` gives each process, and how it paces restarts.
 
 The processes themselves are tested for real in tests/e2e/test_make_run.py.
 """
@@ -10,7 +10,7 @@ import os
 import pytest
 
 from puente.config import ENV_VARS, Settings
-from puente.runner import INHERITED_ENV, PROCESS_SETTINGS, process_specs, settings_env
+from puente.runner import INHERITED_ENV, PROCESS_SETTINGS, Backoff, process_specs, settings_env
 from tests.conftest import make_settings
 
 # Settings only the supervisor reads: to start rasa and actions on their ports.
@@ -102,3 +102,10 @@ def test_rasa_and_the_action_server_listen_on_host(settings: Settings) -> None:
 def test_rasa_runs_with_the_logging_config_that_keeps_bodies_out(settings: Settings) -> None:
     rasa = next(spec for spec in process_specs(settings) if spec.name == "rasa")
     assert rasa.argv[rasa.argv.index("--logging-config-file") + 1] == "bot/logging.yml"
+
+
+def test_restarts_back_off_from_1_s_to_30_s_and_reset_after_a_good_run() -> None:
+    backoff = Backoff()
+    assert [backoff.delay(ran_for=2) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(ran_for=61) == 1
+    assert backoff.delay(ran_for=3) == 2
