@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -424,6 +425,7 @@ class Supervisor:
                 )
             except StartupError as error:
                 self.say(f"puente: {error}; stopping the rest.")
+                self._show_log_tail(error.name)
                 return 1
             if not self.stopping and on_ready:
                 on_ready()
@@ -464,13 +466,79 @@ class Supervisor:
         self._starting.discard(name)
         self._down_since.setdefault(name, now)
         self._restart_at[name] = now + delay
-        self.say(f"puente: {name} {what}; restarting in {delay:g} s")
+        log = self.stack.log_path(name)
+        where = f" (log: {_shown(log)})" if log else ""
+        self.say(f"puente: {name} {what}; restarting in {delay:g} s{where}")
 
-def run_foreground(settings: Settings, echo: Callable[[str], None] = print) -> int:
+    def _show_log_tail(self, name: str, lines: int = 15) -> None:
+        path = self.stack.log_path(name)
+        if path is None or not path.is_file():
+            return
+        tail = path.read_bytes().decode(errors="replace").splitlines()[-lines:]
+        self.say(f"puente: the end of {_shown(path)}:")
+        for line in tail:
+            self.say(f"  {line}")
+
+
+# A child's line is shown on the terminal when it says it is a warning or an error...
+_LEVEL = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b")
+_JSON_LEVEL = re.compile(r'"level": "(warning|error|critical)"')
+#: ... unless it is one of these, known and harmless.
+KNOWN_NOISE = (
+    # rasa-sdk 3.21 on Rasa 3.6 (puente.action_server also filters it at the source).
+    re.compile(r"versions of rasa and rasa_sdk might not be compatible"),
+    # rasa-sdk looking for a tracing configuration Puente does not use.
+    re.compile(r"Failed to read endpoint configuration"),
+)
+
+
+def worth_showing(line: str) -> bool:
+    """Whether a child's output line belongs on `make run`'s terminal (the log has them all)."""
+    if not (_LEVEL.search(line[:80]) or _JSON_LEVEL.search(line)):
+        return False
+    return not any(noise.search(line) for noise in KNOWN_NOISE)
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the current folder when inside it: what a person would type."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def ready_message(settings: Settings, log_dir: Path) -> str:
+    """What `make run` says once everything answers: where to point Twilio, how to try it."""
+    local = f"http://{settings.host}:{settings.port}/twilio/messages"
+    if settings.public_base_url:
+        twilio = f"  Twilio: set the number's messaging webhook to {settings.public_base_url}/twilio/messages"
+    else:
+        twilio = (
+            "  Twilio needs a public URL for it: run a tunnel to this port (ngrok or similar), set\n"
+            "  PUBLIC_BASE_URL to the tunnel's URL, and set your number's messaging webhook to\n"
+            "  PUBLIC_BASE_URL/twilio/messages"
+        )
+    logs = ", ".join(_shown(log_dir / f"{name}.log") for name in ("webhooks", "rasa", "actions"))
+    return "\n".join(
+        [
+            f"puente: ready. The Twilio webhook is {local}",
+            twilio,
+            "  Try it here: .venv/bin/puente chat texts the webhook as Twilio would",
+            f"  Logs: {logs}",
+            "  Ctrl-C stops everything.",
+        ]
+    )
+
+
+def run_foreground(
+    settings: Settings, echo: Callable[[str], None] = print, log_dir: Path | None = None
+) -> int:
     """`make run`: start everything, keep it up, stop all on Ctrl-C or SIGTERM. The exit code."""
     if not MODEL_PATH.is_file():
         echo(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).")
         return 2
+    log_dir = log_dir or settings.var_dir / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
 
     def say(line: str) -> None:
@@ -480,12 +548,14 @@ def run_foreground(settings: Settings, echo: Callable[[str], None] = print) -> i
             except OSError:
                 pass  # the terminal is gone; keep supervising until told to stop
 
-    stack = Stack(process_specs(settings), on_line=lambda name, line: say(f"[{name}] {line}"))
+    def on_line(name: str, line: str) -> None:
+        if worth_showing(line):
+            say(f"[{name}] {line[:300]}")
+
+    stack = Stack(process_specs(settings), log_dir=log_dir, on_line=on_line)
     supervisor = Supervisor(stack, say)
     # Children run in their own sessions, so a terminal's Ctrl-C reaches only us.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, supervisor.request_stop)
-    return supervisor.run(on_ready=lambda: say(
-        f"puente: ready. Twilio webhook: http://{settings.host}:{settings.port}/twilio/messages"
-        " — try `.venv/bin/puente chat` in another terminal; Ctrl-C stops everything."
-    ))
+    say(f"puente: starting {', '.join(stack.specs)} (logs in {_shown(log_dir)}/)")
+    return supervisor.run(on_ready=lambda: say(ready_message(settings, log_dir)))

@@ -1,8 +1,8 @@
 """`make run`'s supervisor (`puente run`), as a person runs it: real processes, real signals.
 
-One stack serves the tests in file order (a Rasa start costs ~15 s): it listens on
-loopback only, keeps secrets from Rasa, comes back after Rasa is killed, and two Ctrl-C
-in a row leave no process behind. Two short
+One stack serves the tests in file order (a Rasa start costs ~15 s): it says where to
+point Twilio and nothing noisy, listens on loopback only, keeps secrets from Rasa, comes
+back after Rasa is killed, and two Ctrl-C in a row leave no process behind. Two short
 runs, stopped while Rasa is still loading, check SIGTERM during start-up and a
 SIGKILLed supervisor.
 """
@@ -10,6 +10,7 @@ SIGKILLed supervisor.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,6 +38,15 @@ pytestmark = pytest.mark.e2e
 PERSON = "+13235550117"  # fictional (555-01xx)
 # How each child shows in its command line.
 MARKERS = {"actions": "puente.action_server", "rasa": str(RASA_BIN), "webhooks": "gunicorn"}
+# Lines `make run` must never print (they were all there before).
+NOISE = (
+    "Warning:",  # Python warnings: DeprecationWarning, UserWarning, PyparsingDeprecationWarning…
+    "might not be compatible",  # rasa-sdk 3.21 on Rasa 3.6
+    "Failed to read endpoint configuration",
+    "Traceback",
+    "KeyboardInterrupt",
+)
+CHILD_LINE = re.compile(r"\[(actions|rasa|webhooks)\] .*\b(WARNING|ERROR|CRITICAL)\b")
 
 
 def answers(port: int) -> bool:
@@ -50,6 +60,7 @@ class PuenteRun:
 
     process: subprocess.Popen[str]
     settings: Settings
+    log_dir: Path
     output: list[str] = field(default_factory=list)
     http: requests.Session = field(default_factory=requests.Session)
     seen_sessions: set[int] = field(default_factory=set)
@@ -125,11 +136,12 @@ def start_puente_run(workdir: Path) -> PuenteRun:
     assert settings.rasa_url == f"http://127.0.0.1:{ports['rasa_port']}"
     upgrade(settings.database_url)
     env = {**os.environ, **settings_env(settings), "PUENTE_ENV_FILE": str(workdir / "none")}
+    log_dir = workdir / "logs"
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "puente"), "run"],
+        [str(Path(sys.executable).parent / "puente"), "run", "--log-dir", str(log_dir)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    run = PuenteRun(process, settings)
+    run = PuenteRun(process, settings, log_dir)
     threading.Thread(target=run.read_output, name=f"output-{process.pid}", daemon=True).start()
     return run
 
@@ -142,6 +154,17 @@ def puente_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuenteRun]:
         yield run
     finally:
         run.end()
+
+
+def test_it_says_when_it_is_ready_and_where_to_point_twilio(puente_run: PuenteRun) -> None:
+    ready = puente_run.wait_for("puente: ready", timeout=1)
+    said = "\n".join(puente_run.output[ready:])
+    port = puente_run.settings.port
+    assert f"http://127.0.0.1:{port}/twilio/messages" in said
+    assert "puente chat" in said
+    assert str(puente_run.log_dir / "rasa.log") in said
+    assert puente_run.health().status_code == 200
+    assert all(answers(port) for port in puente_run.ports)
 
 
 def test_every_listening_socket_is_on_loopback(puente_run: PuenteRun) -> None:
@@ -187,6 +210,8 @@ def test_a_killed_rasa_comes_back_and_meanwhile_people_get_the_fallback(puente_r
 
 def test_two_ctrl_c_in_a_row_stop_everything(puente_run: PuenteRun) -> None:
     """The second during shutdown used to raise inside it and orphan rasa, actions, gunicorn."""
+    # An action call first: rasa-sdk warned about Rasa's version on each.
+    assert puente_run.text("hola").replies == [tr("es", GREETING)]
     sessions = puente_run.sessions()
     assert len(sessions) == 3
     seen = len(puente_run.output)
@@ -196,6 +221,16 @@ def test_two_ctrl_c_in_a_row_stop_everything(puente_run: PuenteRun) -> None:
     assert puente_run.process.wait(30) == 0
     assert wait_until_gone(sessions, timeout=10) == []
     assert not any(answers(port) for port in puente_run.ports)
+
+    # All it said, from start to end: its own lines and children's warnings and errors.
+    puente_run.wait_for("puente: stopped.", timeout=5, after=seen)
+    for line in puente_run.output:
+        assert not any(noise in line for noise in NOISE), line
+        assert line.startswith(("puente: ", "  ")) or CHILD_LINE.match(line), line
+    # The causes are fixed, not only hidden from the terminal.
+    actions_log = (puente_run.log_dir / "actions.log").read_text()
+    assert "might not be compatible" not in actions_log
+    assert "Failed to read endpoint configuration" not in actions_log
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""What `puente run` gives each process, and how it paces restarts.
+"""What `puente run` gives each process, how it paces restarts and what it shows.
 
 The processes themselves are tested for real in tests/e2e/test_make_run.py.
 """
@@ -6,11 +6,20 @@ The processes themselves are tested for real in tests/e2e/test_make_run.py.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from puente.config import ENV_VARS, Settings
-from puente.runner import INHERITED_ENV, PROCESS_SETTINGS, Backoff, process_specs, settings_env
+from puente.runner import (
+    INHERITED_ENV,
+    PROCESS_SETTINGS,
+    Backoff,
+    process_specs,
+    ready_message,
+    settings_env,
+    worth_showing,
+)
 from tests.conftest import make_settings
 
 # Settings only the supervisor reads: to start rasa and actions on their ports.
@@ -109,3 +118,35 @@ def test_restarts_back_off_from_1_s_to_30_s_and_reset_after_a_good_run() -> None
     assert [backoff.delay(ran_for=2) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
     assert backoff.delay(ran_for=61) == 1
     assert backoff.delay(ran_for=3) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("2026-11-28 08:19:23,576 WARNING puente.conversation: assistant unavailable", True),
+        ("2026-11-28 08:20:08 ERROR    rasa.core.processor  - Encountered an exception", True),
+        ("[2026-11-28 08:10:33 +0000] [11047] [CRITICAL] WORKER TIMEOUT (pid:11050)", True),
+        ('{"event": "rest.message.received.failure", "text": "[withheld]", "level": "error"}', True),
+        ("2026-11-28 08:09:53 INFO     root  - Starting Rasa server on http://127.0.0.1:6105", False),
+        (".../pkg_resources/__init__.py:3117: DeprecationWarning: Deprecated call", False),
+        ("  warnings.warn(", False),
+        ("UserWarning: Your versions of rasa and rasa_sdk might not be compatible.", False),
+        ("2026-11-28 08:09:45 ERROR rasa_sdk - Failed to read endpoint configuration", False),
+        # A level word deep in the message is not the line's level.
+        (
+            "2026-11-28 08:09:45 INFO     rasa_sdk.executor  - Registered function for 'action_ERROR_codes'",
+            False,
+        ),
+    ],
+)
+def test_make_run_shows_warnings_and_errors_but_not_known_noise(line: str, shown: bool) -> None:
+    assert worth_showing(line) is shown
+
+
+def test_the_ready_message_says_where_to_point_twilio_and_how_to_try_it(tmp_path: Path) -> None:
+    local = make_settings("sqlite://", port=5123)
+    said = ready_message(local, tmp_path)
+    assert "http://127.0.0.1:5123/twilio/messages" in said and "PUBLIC_BASE_URL" in said
+    assert "puente chat" in said and str(tmp_path / "rasa.log") in said
+    public = ready_message(make_settings("sqlite://", public_base_url="https://puente.example.org"), tmp_path)
+    assert "https://puente.example.org/twilio/messages" in public
