@@ -272,10 +272,6 @@ class Stack:
         if log:
             log.close()
 
-    def pid(self, name: str) -> int | None:
-        process = self.processes.get(name)
-        return process.pid if process and process.returncode is None else None
-
     def is_ready(self, name: str) -> bool:
         """Whether `name` answers its ready URL now."""
         spec = self.specs[name]
