@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -46,14 +47,23 @@ def db_upgrade() -> None:
 
 
 @cli.command()
-def run() -> None:
-    """Run webhooks, rasa and actions in the foreground (what `make run` does)."""
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where each process's log goes, as NAME.log (default: var/log).",
+)
+def run(log_dir: Path | None) -> None:
+    """Run webhooks, rasa and actions in the foreground (what `make run` does).
+
+    A process that stops is restarted; Ctrl-C or SIGTERM stops them all.
+    """
     from puente.logs import configure_logging
     from puente.runner import run_foreground
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    sys.exit(run_foreground(settings, echo=lambda line: click.echo(line)))
+    sys.exit(run_foreground(settings, echo=lambda line: click.echo(line), log_dir=log_dir))
 
 
 @cli.command()

@@ -8,11 +8,16 @@ privacy scan reads everything the suite left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,13 +26,10 @@ from sqlalchemy import text
 from puente.db import make_engine
 from puente.i18n import registry
 from tests.e2e.conftest import TextLine
+from tests.e2e.texts import FALLBACK, GREETING, in_any_language, tr
 
 pytestmark = pytest.mark.e2e
 
-GREETING = (
-    "Hi, I'm Puente! I answer questions about local immigrant-rights policies in California and "
-    'connect you with coalitions and school legal clinics. Ask me "What can you do?" to start.'
-)
 CAPABILITIES = (
     "Puente helps with local immigrant-rights policies in California: what your city, county and "
     "school district have passed, local coalitions, and legal clinics at schools. Text LANGUAGE to "
@@ -36,7 +38,6 @@ CAPABILITIES = (
 SWITCHED = "OK, I'll write to you in English from now on."
 MENU = "Which language would you like? Reply with one of: %(languages)s"
 STOPPED = "You are unsubscribed from Puente and will get no more messages. Text START to come back."
-FALLBACK = "Sorry, Puente can't answer right now. Please try again in a few minutes."
 
 # Fictional numbers (555-01xx), one per person in this suite.
 MARIA = "+12135550142"  # Spanish, SMS
@@ -56,10 +57,10 @@ BODIES = (
     "hola, ¿me ayudas?",
     "hello again",
 )
-
-
-def tr(language: str, message: str) -> str:
-    return registry().gettext(language, message)
+# Sent while the tracker store or the action server fails: Rasa's error paths quote them
+# (SQL parameters, PostgreSQL's failing row, the action server's answer) unless
+# bot/logging.yml keeps them out. ASCII, so that a JSON log holds them as they are.
+FAILING_BODIES = ("zebra crossing by the old quay", "walrus asleep at the tram depot")
 
 
 def test_health_is_ok_when_everything_runs(text_line: TextLine) -> None:
@@ -149,6 +150,76 @@ def test_puente_chat_holds_a_conversation(text_line: TextLine) -> None:
     )
     assert f"< {GREETING}" in done.stdout or f"< {tr('tl', GREETING)}" in done.stdout
     assert "< " + tr("tl", CAPABILITIES) in done.stdout or "< " + CAPABILITIES in done.stdout
+
+
+@contextmanager
+def tracker_store_refusing_writes(text_line: TextLine) -> Iterator[None]:
+    """Every new row of Rasa's `events` table fails, as a full disk or a broken constraint would."""
+    engine = make_engine(text_line.settings.database_url)
+    if text_line.backend == "postgresql":
+        # PostgreSQL's error then quotes the whole row ("DETAIL: Failing row contains (…)").
+        refuse = "ALTER TABLE events ADD CONSTRAINT refuse_writes CHECK (false) NOT VALID"
+        allow = "ALTER TABLE events DROP CONSTRAINT refuse_writes"
+    else:
+        refuse = (
+            "CREATE TRIGGER refuse_writes BEFORE INSERT ON events "
+            "BEGIN SELECT RAISE(ABORT, 'refusing writes'); END"
+        )
+        allow = "DROP TRIGGER refuse_writes"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(refuse))
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(allow))
+        engine.dispose()
+
+
+class FailingActionServer(BaseHTTPRequestHandler):
+    """Answers every action call as rasa-sdk 3.21 does when an action raises: HTTP 500
+    with the error and the whole request (the tracker, the latest message) echoed back."""
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"error": "the database is unavailable", "request_body": request}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_rasa_logs_failures_without_the_message(text_line: TextLine) -> None:
+    """Done means 5: the failures are in Rasa's log, the messages are not (scanned at the end)."""
+    tracker_store_body, action_body = FAILING_BODIES
+    # SAM has texted before: the first row written for this message is the message.
+    with tracker_store_refusing_writes(text_line):
+        assert text_line.text(tracker_store_body, SAM).status == 200
+
+    text_line.stack.stop("actions")
+    server = HTTPServer(("127.0.0.1", text_line.settings.actions_port), FailingActionServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        reply = text_line.text(action_body, SAM).replies
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        text_line.restart("actions")
+    assert len(reply) == 1 and reply[0] in in_any_language(FALLBACK)
+
+    rasa_log = (text_line.workdir / "logs" / "rasa.log").read_text(errors="replace")
+    assert "Error happened when trying to save conversation tracker" in rasa_log
+    assert "Encountered an exception while running action" in rasa_log
+    # Nor what the failed statement carried: the person's event (language, intent and,
+    # but for the drivers' truncation, the words).
+    assert not re.search(r"^\[parameters: (?!\[withheld\])", rasa_log, re.MULTILINE)
+    assert "Failing row contains" not in rasa_log
 
 
 def test_action_server_down_gets_a_localized_reply(text_line: TextLine) -> None:
@@ -241,5 +312,5 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
     # Nor any message body in a log (the tracker store keeps them; logs must not).
     for log in logs:
         log_text = log.read_text(errors="replace")
-        for body in BODIES:
+        for body in BODIES + FAILING_BODIES:
             assert body not in log_text, f"{log.name} holds a message body"
