@@ -27,7 +27,7 @@ RUN uv pip install --system --no-cache -c requirements.lock '.[actions]' \
     && pybabel compile -d locales -D messages
 USER puente
 EXPOSE 5055
-CMD ["python", "-m", "rasa_sdk", "--actions", "actions", "--port", "5055"]
+CMD ["python", "-m", "puente.action_server", "--host", "0.0.0.0", "--port", "5055"]
 
 FROM base AS webhooks
 RUN uv pip install --system --no-cache -c requirements.lock . \

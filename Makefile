@@ -16,7 +16,7 @@ UV         := .uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 MODEL      := models/puente.tar.gz
 # What the model is trained from: a change to any of these retrains it.
-BOT_FILES  := $(shell find bot nlu_data -type f -not -path '*/__pycache__/*' -not -name endpoints.yml -not -name credentials.yml 2>/dev/null)
+BOT_FILES  := $(shell find bot nlu_data -type f -not -path '*/__pycache__/*' -not -name endpoints.yml -not -name credentials.yml -not -name logging.yml -not -name log_privacy.py 2>/dev/null)
 RASA_ENV   := PYTHONWARNINGS=ignore RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONDONTWRITEBYTECODE=1
 
 # The app runs on Python 3.11+; Rasa 3.6 needs Python 3.10. Found on PATH or through pyenv.

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from puente.config import PROJECT_ROOT, Settings
-from puente.runner import MODEL_PATH, tracker_store_url
+from puente.config import ENV_VARS, PROJECT_ROOT, Settings
+from puente.runner import MODEL_PATH, PROCESS_SETTINGS, tracker_store_url
 
 ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": "", "PUENTE_SECRET_KEY": "k" * 48, "TWILIO_AUTH_TOKEN": "token"}
 
@@ -155,3 +155,18 @@ def test_model_and_bot_paths_are_in_dockerignore_and_gitignore() -> None:
     assert "models" in (PROJECT_ROOT / ".dockerignore").read_text().split()
     assert "models/" in (PROJECT_ROOT / ".gitignore").read_text().split()
     assert Path(PROJECT_ROOT / "bot" / "credentials.yml").read_text().count("rest:") == 1
+
+
+def test_compose_gives_each_service_no_setting_make_run_would_withhold() -> None:
+    """The same sets as `make run` (puente.runner.PROCESS_SETTINGS): compose never gives more."""
+    for name in ("webhooks", "actions", "rasa"):
+        given = set(env_of(name)) & set(ENV_VARS)
+        assert given <= PROCESS_SETTINGS[name], f"{name} gets {sorted(given - PROCESS_SETTINGS[name])}"
+    assert {"DATABASE_URL", "PUENTE_SECRET_KEY"} <= set(env_of("actions"))
+
+
+def test_the_action_server_and_rasa_run_as_make_run_runs_them() -> None:
+    assert service("actions")["command"][:3] == ["python", "-m", "puente.action_server"]
+    args = service("rasa")["command"]
+    assert args[args.index("--logging-config-file") + 1] == "bot/logging.yml"
+    assert (PROJECT_ROOT / "bot" / "logging.yml").is_file()
