@@ -62,6 +62,8 @@ class Settings:
     default_language: str = "en"
     log_level: str = "INFO"
     project_root: Path = field(default=PROJECT_ROOT)
+    #: Where local state lives (PUENTE_VAR_DIR); `var/` in the project root when unset.
+    state_dir: str = ""
 
     def __post_init__(self) -> None:
         # Derived defaults: the Rasa and action server URLs follow their ports.
@@ -84,7 +86,7 @@ class Settings:
     @property
     def var_dir(self) -> Path:
         """Local state: the SQLite database, the embedded queue, spools."""
-        return self.project_root / "var"
+        return Path(self.state_dir) if self.state_dir else self.project_root / "var"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests, the dev runner)."""
@@ -133,6 +135,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "PUENTE_SECRET_KEY": ("secret_key", str),
     "PUENTE_DEFAULT_LANGUAGE": ("default_language", str),
     "LOG_LEVEL": ("log_level", str),
+    "PUENTE_VAR_DIR": ("state_dir", str),
 }
 
 

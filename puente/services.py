@@ -9,6 +9,7 @@ from puente.config import Settings
 from puente.db import Database
 from puente.i18n import LanguageRegistry, registry
 from puente.i18n.detect import LanguageDetector, detector_for
+from puente.optout_spool import OptOutSpool
 from puente.privacy import Vault
 
 
@@ -37,3 +38,16 @@ class Services:
     @cached_property
     def assistant(self) -> RasaClient:
         return RasaClient(self.settings.rasa_url, self.settings.actions_url, self.settings.rasa_timeout)
+
+    @cached_property
+    def optout_spool(self) -> OptOutSpool:
+        return OptOutSpool(self.settings.var_dir / "spool" / "optout")
+
+    def apply_spooled_optouts(self, timeout: float | None) -> int:
+        """Apply the opt-outs kept while the database was down (see puente.optout_spool).
+
+        Raises a database error when the database still fails; returns how many were applied.
+        """
+        return self.optout_spool.drain(
+            self.database, self.languages, self.settings.default_language, timeout
+        )

@@ -50,3 +50,10 @@ def test_env_file_is_completed_once_and_kept_private(tmp_path: Path, monkeypatch
     assert env_file.stat().st_mode & 0o077 == 0
     settings = load_settings({}, env_file=env_file)
     assert len(settings.require_secret_key()) >= 32
+
+
+def test_local_state_lives_in_var_unless_puente_var_dir_says_otherwise(tmp_path: Path) -> None:
+    default = load_settings({}, env_file=tmp_path / "none")
+    assert default.var_dir == default.project_root / "var"
+    moved = load_settings({"PUENTE_VAR_DIR": str(tmp_path / "state")}, env_file=tmp_path / "none")
+    assert moved.var_dir == tmp_path / "state"
