@@ -101,6 +101,9 @@ class OptOutSpool:
             names = os.listdir(self.folder)
         except FileNotFoundError:
             return []
+        except OSError as error:  # not a folder, not readable: nothing can be seen, or applied
+            logger.warning("opt-out spool %s cannot be read (%s)", self.folder, type(error).__name__)
+            return []
         return [self.folder / n for n in sorted(names) if n.endswith(ENTRY_SUFFIX) and not n.startswith(".")]
 
     def drain(

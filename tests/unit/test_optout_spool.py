@@ -89,3 +89,9 @@ def test_an_entry_must_have_a_time_zone_and_be_a_stop(tmp_path: Path) -> None:
     for bad in ({**good, "at": "2026-11-28T09:30:15"}, {**good, "kind": "start"}, {**good, "v": 2}):
         with pytest.raises(ValueError):
             SpooledOptOut.from_json(json.dumps(bad).encode())
+
+
+def test_a_spool_that_cannot_be_read_has_nothing_pending(tmp_path: Path) -> None:
+    # Start-up and every message look for entries: a broken var/ must not stop them.
+    (tmp_path / "var").write_text("a file where the folder should be")
+    assert OptOutSpool(tmp_path / "var" / "spool" / "optout").pending() == []
