@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
 
+from puente.db import DATABASE_ERRORS
 from webhooks.services import services
 
+logger = logging.getLogger(__name__)
+
 bp = Blueprint("health", __name__)
+
+#: Seconds the database check may take (as long as Rasa's and the action server's).
+DATABASE_CHECK_TIMEOUT = 2.0
+#: Seconds to apply opt-outs kept during an outage, once the database answers again.
+SPOOL_DRAIN_TIMEOUT = 3.0
 
 
 @bp.get("/healthz")
@@ -18,9 +26,8 @@ def healthz() -> tuple[Response, int]:
 
     def database() -> str | None:
         try:
-            with core.database.session() as session:
-                session.execute(text("SELECT 1"))
-        except Exception as error:  # noqa: BLE001 - any failure means "down"
+            core.database.check(DATABASE_CHECK_TIMEOUT)
+        except DATABASE_ERRORS as error:
             return f"unreachable ({type(error).__name__})"
         return None
 
@@ -33,10 +40,18 @@ def healthz() -> tuple[Response, int]:
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         futures = {name: pool.submit(check) for name, check in checks.items()}
         problems = {name: f.result() for name, f in futures.items()}
+    if problems["database"] is None:
+        # The database is back: the opt-outs kept while it was down take effect now.
+        try:
+            core.apply_spooled_optouts(SPOOL_DRAIN_TIMEOUT)
+        except DATABASE_ERRORS as error:
+            problems["database"] = f"unreachable ({type(error).__name__})"
     down = {name: problem for name, problem in problems.items() if problem}
     body: dict[str, object] = {
         "status": "ok" if not down else "unavailable",
         "services": {"webhooks": "ok", **{n: p or "ok" for n, p in problems.items()}},
+        # STOPs received while the database was down and not yet applied.
+        "spooled_optouts": len(core.optout_spool.pending()),
     }
     if down:
         body["down"] = sorted(down)
