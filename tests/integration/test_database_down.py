@@ -7,7 +7,9 @@ read-only one. The webhook runs in Flask's test client with a fake Rasa.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -287,3 +289,24 @@ def test_rasa_is_given_only_the_time_left() -> None:
         with pytest.raises(AssistantUnavailable):
             client.respond("p1", "hola", {}, timeout=0.5)
         assert time.monotonic() - started < 2.0
+
+
+def test_healthz_waits_for_a_stuck_spool_only_as_long_as_its_other_checks(
+    sqlite_line: Line, sqlite_url: str
+) -> None:
+    holder = lock(sqlite_url)
+    assert sqlite_line.text("PARAR", PHONE_ES)[1] == [tr("es", STOP_REPLY)]
+    holder.close()
+    spool = sqlite_line.app.extensions["puente"].optout_spool
+    fd = os.open(spool.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another worker's drain, stuck
+    try:
+        started = time.monotonic()
+        health = sqlite_line.client.get("/healthz")
+        elapsed = time.monotonic() - started
+    finally:
+        os.close(fd)
+    assert elapsed < 2.5, f"/healthz took {elapsed:.1f} s"  # inside compose's 5 s probe, with Rasa's 4 s
+    assert health.status_code == 503 and health.get_json()["down"] == ["database"]
+    assert sqlite_line.client.get("/healthz").status_code == 200
+    assert contact_of(sqlite_line, PHONE_ES).opted_out_at is not None
