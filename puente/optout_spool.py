@@ -125,7 +125,10 @@ class OptOutSpool:
         try:
             with self._locked(deadline):
                 self._remove_stale_temporaries()
-                while batch := self._read(self.pending()[:BATCH]):
+                while paths := self.pending()[:BATCH]:
+                    batch = self._read(paths)
+                    if not batch:
+                        continue  # every one set aside, or applied by another drain: look again
                     for attempt in range(2):
                         try:
                             with database.session(_remaining(deadline)) as session:

@@ -127,3 +127,14 @@ def test_a_drain_waits_for_another_only_until_its_deadline(spool: OptOutSpool, d
     finally:
         os.close(fd)
     assert drain(spool, database) == 1
+
+
+def test_a_batch_of_nothing_but_unreadable_entries_does_not_stop_the_drain(
+    spool: OptOutSpool, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("puente.optout_spool.BATCH", 2)
+    spool.add(SpooledOptOut(VAULT.phone_hash(PHONE_ES), "parar", AT))
+    for n in (1, 2):  # older than the good entry: they fill the first batch
+        (spool.folder / f"0000000000000000000{n}-garbled.json").write_bytes(b"{")
+    assert drain(spool, database) == 1
+    assert spool.pending() == []
