@@ -36,18 +36,22 @@ class RasaClient:
             session.trust_env = False  # a loopback or private URL: no proxies, no .netrc lookups
         return session
 
-    def respond(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[str]:
+    def respond(
+        self, sender_id: str, text: str, metadata: dict[str, Any], timeout: float | None = None
+    ) -> list[str]:
         """Rasa's text replies, in order. Raises AssistantUnavailable on any failure.
 
-        Rasa answers an empty list when a custom action failed (the action server is
-        down or raised): that is a failure too, not a silent reply.
+        `timeout` shortens the configured wait for Rasa's answer (the time left of a
+        reply's budget). Rasa answers an empty list when a custom action failed (the
+        action server is down or raised): that is a failure too, not a silent reply.
         """
         payload = {"sender": sender_id, "message": text, "metadata": metadata}
+        wait = self.timeout if timeout is None else min(self.timeout, timeout)
         try:
             response = self._http.post(
                 f"{self.rasa_url}/webhooks/rest/webhook",
                 json=payload,
-                timeout=(CONNECT_TIMEOUT, self.timeout),
+                timeout=(CONNECT_TIMEOUT, wait),
             )
             response.raise_for_status()
             messages = response.json()

@@ -65,6 +65,8 @@ class Settings:
     #: "development" (make run: the sample directory, the phone simulator) or "production".
     env: str = "production"
     project_root: Path = field(default=PROJECT_ROOT)
+    #: Where local state lives (PUENTE_VAR_DIR); `var/` in the project root when unset.
+    state_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):
@@ -108,7 +110,7 @@ class Settings:
     @property
     def var_dir(self) -> Path:
         """Local state: the SQLite database, the embedded queue, spools."""
-        return self.project_root / "var"
+        return Path(self.state_dir) if self.state_dir else self.project_root / "var"
 
     @property
     def development(self) -> bool:
@@ -173,6 +175,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "PUENTE_DEFAULT_LANGUAGE": ("default_language", str),
     "LOG_LEVEL": ("log_level", str),
     "PUENTE_ENV": ("env", str),
+    "PUENTE_VAR_DIR": ("state_dir", str),
 }
 
 

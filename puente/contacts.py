@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,7 +13,11 @@ from puente.privacy import Address, Vault, new_pseudonym
 
 
 def find_contact(session: Session, vault: Vault, phone: str) -> Contact | None:
-    return session.scalars(select(Contact).where(Contact.phone_hash == vault.phone_hash(phone))).first()
+    return find_by_hash(session, vault.phone_hash(phone))
+
+
+def find_by_hash(session: Session, phone_hash: str) -> Contact | None:
+    return session.scalars(select(Contact).where(Contact.phone_hash == phone_hash)).first()
 
 
 def get_or_create_contact(
@@ -36,6 +42,8 @@ def get_or_create_contact(
             created_at=utcnow(),
         )
         session.add(contact)
+    elif contact.phone_encrypted is None:  # known only by hash until now (an opt-out kept in the spool)
+        contact.phone_encrypted = vault.encrypt(address.phone)
     contact.channel = address.channel
     contact.last_inbound_at = utcnow()
     session.flush()
@@ -47,6 +55,36 @@ def set_opted_out(contact: Contact, opted_out: bool) -> None:
         contact.opted_out_at = utcnow()
     elif not opted_out:
         contact.opted_out_at = None
+
+
+def opt_out_by_hash(session: Session, phone_hash: str, language: str, at: datetime) -> bool:
+    """Record an opt-out sent at `at` by whoever has the number behind `phone_hash`.
+
+    For opt-outs kept while the database was down, which hold no number. Someone
+    Puente has not met yet becomes a contact known only by hash, opted out: the
+    number is filled in if they ever text again. An earlier opt-out keeps its time.
+    Returns whether the contact is new.
+    """
+    contact = find_by_hash(session, phone_hash)
+    if contact is None:
+        session.add(
+            Contact(
+                phone_hash=phone_hash,
+                phone_encrypted=None,
+                pseudonym=new_pseudonym(),
+                language=language,
+                language_source="detected",
+                channel=None,
+                created_at=at,
+                last_inbound_at=at,
+                opted_out_at=at,
+            )
+        )
+        session.flush()
+        return True
+    if contact.opted_out_at is None:
+        contact.opted_out_at = at
+    return False
 
 
 def set_language_by_pseudonym(database: Database, pseudonym: str, language: str) -> bool:

@@ -1,24 +1,37 @@
 """One inbound text, from Twilio's form to the replies: the path every message takes.
 
-    dedupe MessageSid → contact (by keyed hash) → language → compliance keywords
-    → Rasa (pseudonymous sender id) → replies, or a localized fallback
+    opt-outs kept during an outage → dedupe MessageSid → contact (by keyed hash)
+    → language → compliance keywords → Rasa (pseudonymous sender id)
+    → replies, or a localized fallback
 
 The webhook only checks the signature and renders TwiML; everything else is here.
+
+Twilio gives up on a reply after 15 s, so the path runs on a budget: the database
+gets DATABASE_BUDGET seconds before Rasa is asked, Rasa gets what is left of
+REPLY_DEADLINE (at most RASA_TIMEOUT). When the database fails, Rasa is not asked:
+the person hears the localized fallback in the language of their message, a HELP
+word still gets its answer, and a STOP word is kept in the opt-out spool and
+answered at once (it takes effect when the database is back, before anything else).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from puente import contacts
+from puente.assistant import CONNECT_TIMEOUT as RASA_CONNECT_TIMEOUT
 from puente.assistant import AssistantUnavailable
+from puente.db import DATABASE_ERRORS, OVERRUN
 from puente.i18n.detect import Guess
-from puente.messaging.keywords import KeywordMatch, match_keyword
-from puente.models import Contact, InboundMessage
+from puente.messaging.keywords import KeywordMatch, match_keyword, normalize
+from puente.models import Contact, InboundMessage, utcnow
+from puente.optout_spool import SpooledOptOut
 from puente.privacy import Address, parse_address
 from puente.services import Services
 
@@ -34,6 +47,31 @@ NEW_CONTACT_TOP_TWO = 0.9
 SWITCH_CONFIDENCE = 0.95
 SWITCH_MIN_LETTERS = 12
 
+#: Seconds after a message arrives by which everything its reply waits for has ended:
+#: Twilio waits 15 s, and the rest is for the web server and the network.
+REPLY_DEADLINE = 14.0
+#: The database's share, before Rasa: the spooled opt-outs and the message's transaction.
+DATABASE_BUDGET = 3.0
+#: Rasa is not asked with less time than this left: the fallback comes at once instead.
+MIN_RASA_WAIT = 1.0
+#: Recording how a message was answered after Rasa failed: best effort, this quick.
+ROUTE_UPDATE_TIMEOUT = 1.0
+
+
+class Route(StrEnum):
+    """How a message was answered (stored in `inbound_messages.route`, and logged)."""
+
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+    OPTED_OUT = "opted_out"
+    EMPTY = "empty"
+    RASA = "rasa"
+    FALLBACK = "fallback"  # Rasa or the action server failed
+    DUPLICATE = "duplicate"
+    DATABASE_DOWN = "database_down"  # the fallback, without the database (never stored)
+    STOP_SPOOLED = "stop_spooled"  # a STOP during an outage, kept in the spool (never stored)
+
 
 @dataclass(frozen=True)
 class InboundText:
@@ -47,7 +85,16 @@ class InboundText:
 @dataclass(frozen=True)
 class Outcome:
     replies: list[str]
-    route: str  # stop, start, help, opted_out, empty, rasa, fallback, duplicate
+    route: Route
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    outcome: Outcome
+    log_id: int
+    contact_id: int
+    pseudonym: str
+    language: str
 
 
 def handle_inbound(services: Services, message: InboundText) -> Outcome:
@@ -55,18 +102,57 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
 
     Everything but the call to Rasa happens in one short transaction, so the
     database adds one commit to a message's path, and no lock is held while Rasa
-    thinks.
+    thinks. If the database fails, the person still gets an answer (see above).
     """
+    started = time.monotonic()
     address = parse_address(message.sender)
     body = message.body[:MAX_BODY]
     keyword = match_keyword(body, services.languages)
     guess = services.detector.detect(body) if body.strip() and keyword is None else None
     first_language = _first_language(services, keyword, guess)
-    sid_hash = services.vault.message_sid_hash(message.message_sid)
+    database_deadline = started + DATABASE_BUDGET
 
+    try:
+        # Opt-outs kept during an outage come first: a STOP must hold for what follows.
+        services.apply_spooled_optouts(database_deadline - time.monotonic())
+        recorded = _record(
+            services, message, address, body, keyword, guess, first_language, database_deadline
+        )
+    except DATABASE_ERRORS as error:
+        outcome = _answer_without_database(services, address, body, keyword, first_language)
+        logger.warning(
+            "database unavailable (%s) after %.1f s: channel=%s language=%s route=%s",
+            type(error).__name__, time.monotonic() - started, address.channel, first_language, outcome.route,
+        )
+        return outcome
+    if recorded is None:
+        logger.info("duplicate inbound message ignored")
+        return Outcome([], Route.DUPLICATE)
+
+    outcome, language = recorded.outcome, recorded.language
+    if outcome.route is Route.RASA:
+        outcome = _ask_rasa(services, recorded.pseudonym, body, language, address, started)
+        if outcome.route is not Route.RASA:
+            _record_route(services, recorded.log_id, outcome.route, started)
+    logger.info(
+        "inbound message %s: contact=%s channel=%s language=%s route=%s replies=%d",
+        recorded.log_id, recorded.contact_id, address.channel, language, outcome.route, len(outcome.replies),
+    )
+    return outcome
+
+
+def _record(
+    services: Services, message: InboundText, address: Address, body: str,
+    keyword: KeywordMatch | None, guess: Guess | None, first_language: str, deadline: float,
+) -> _Recorded | None:
+    """The message's one transaction: log it, find the contact, answer what needs no Rasa.
+
+    None for a MessageSid seen before. Raises a database error when the database fails.
+    """
+    sid_hash = services.vault.message_sid_hash(message.message_sid)
     for attempt in range(2):
         try:
-            with services.database.session() as session:
+            with services.database.session(deadline - time.monotonic()) as session:
                 log = InboundMessage(message_sid_hash=sid_hash, channel=address.channel, route="received")
                 session.add(log)
                 session.flush()  # a redelivered MessageSid fails here, on the unique hash
@@ -76,34 +162,20 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
                 language = _language_for(services, contact, is_new, keyword, guess, body)
                 contact.language = language
                 outcome = _answer_without_rasa(services, contact, language, keyword, body)
-                if outcome.route in ("stop", "start"):
-                    contacts.set_opted_out(contact, outcome.route == "stop")
+                if outcome.route in (Route.STOP, Route.START):
+                    contacts.set_opted_out(contact, outcome.route is Route.STOP)
                 log.contact_id, log.language, log.route = contact.id, language, outcome.route
-                log_id, contact_id, pseudonym = log.id, contact.id, contact.pseudonym
-            break
+                return _Recorded(outcome, log.id, contact.id, contact.pseudonym, language)
         except IntegrityError:
-            if _seen_before(services, sid_hash):
-                logger.info("duplicate inbound message ignored")
-                return Outcome([], "duplicate")
-            if attempt:  # the contact insert raced twice: give up loudly
+            if _seen_before(services, sid_hash, deadline):
+                return None
+            if attempt:  # the contact insert raced twice: give up (the fallback answers)
                 raise
-
-    if outcome.route == "rasa":
-        outcome = _ask_rasa(services, pseudonym, body, language, address)
-        if outcome.route != "rasa":
-            with services.database.session() as session:
-                row = session.get(InboundMessage, log_id)
-                if row is not None:
-                    row.route = outcome.route
-    logger.info(
-        "inbound message %s: contact=%s channel=%s language=%s route=%s replies=%d",
-        log_id, contact_id, address.channel, language, outcome.route, len(outcome.replies),
-    )
-    return outcome
+    raise AssertionError("unreachable")
 
 
-def _seen_before(services: Services, sid_hash: str) -> bool:
-    with services.database.session() as session:
+def _seen_before(services: Services, sid_hash: str, deadline: float) -> bool:
+    with services.database.session(deadline - time.monotonic()) as session:
         found = session.scalar(
             select(InboundMessage.id).where(InboundMessage.message_sid_hash == sid_hash)
         )
@@ -148,34 +220,92 @@ def _answer_without_rasa(
     if kind == "start_if_opted_out":
         kind = "start" if opted_out else None
     if kind == "stop":
-        text = _("You are unsubscribed from Puente and will get no more messages. "
-                 "Text START to come back.")
-        return Outcome([text], "stop")
+        return _stop_answer(services, language)
     if kind == "start":
         text = _("Welcome back! You are subscribed to Puente again. "
                  "Text HELP for help or STOP to unsubscribe.")
-        return Outcome([text], "start")
+        return Outcome([text], Route.START)
     if kind == "help":
-        text = _("Puente answers questions about local immigrant-rights policies in "
-                 "California. Text STOP to unsubscribe, START to come back. "
-                 "Msg & data rates may apply.")
-        return Outcome([text], "help")
+        return _help_answer(services, language)
     if opted_out:
         text = _("You are unsubscribed from Puente. Text START to get answers again.")
-        return Outcome([text], "opted_out")
+        return Outcome([text], Route.OPTED_OUT)
     if not body.strip():
         text = _("I can only read text. Please write your question in a message.")
-        return Outcome([text], "empty")
-    return Outcome([], "rasa")
+        return Outcome([text], Route.EMPTY)
+    return Outcome([], Route.RASA)
 
 
-def _ask_rasa(services: Services, pseudonym: str, body: str, language: str, address: Address) -> Outcome:
+def _stop_answer(services: Services, language: str, route: Route = Route.STOP) -> Outcome:
+    _ = services.languages.translations(language).gettext
+    text = _("You are unsubscribed from Puente and will get no more messages. "
+             "Text START to come back.")
+    return Outcome([text], route)
+
+
+def _help_answer(services: Services, language: str) -> Outcome:
+    _ = services.languages.translations(language).gettext
+    text = _("Puente answers questions about local immigrant-rights policies in "
+             "California. Text STOP to unsubscribe, START to come back. "
+             "Msg & data rates may apply.")
+    return Outcome([text], Route.HELP)
+
+
+def _fallback(services: Services, language: str, route: Route) -> Outcome:
+    _ = services.languages.translations(language).gettext
+    text = _("Sorry, Puente can't answer right now. Please try again in a few minutes.")
+    return Outcome([text], route)
+
+
+def _answer_without_database(
+    services: Services, address: Address, body: str, keyword: KeywordMatch | None, language: str
+) -> Outcome:
+    """The answer when the database failed, in the language of the message itself.
+
+    A STOP word is kept in the opt-out spool and answered as usual: it takes effect
+    when the database is back. A HELP word needs nothing stored. Anything else gets
+    the fallback; nobody is told they were unsubscribed unless the spool has it.
+    """
+    kind = keyword.kind if keyword else None
+    if kind == "stop":
+        entry = SpooledOptOut(services.vault.phone_hash(address.phone), normalize(body), utcnow())
+        try:
+            services.optout_spool.add(entry)
+        except OSError as error:
+            logger.error("a STOP could not be kept in the opt-out spool (%s)", type(error).__name__)
+            return _fallback(services, language, Route.DATABASE_DOWN)
+        return _stop_answer(services, language, Route.STOP_SPOOLED)
+    if kind == "help":
+        return _help_answer(services, language)
+    return _fallback(services, language, Route.DATABASE_DOWN)
+
+
+def _ask_rasa(
+    services: Services, pseudonym: str, body: str, language: str, address: Address, started: float
+) -> Outcome:
+    # Rasa's wait ends by REPLY_DEADLINE, connecting included; normally that is RASA_TIMEOUT.
+    wait = REPLY_DEADLINE - (time.monotonic() - started) - RASA_CONNECT_TIMEOUT
+    if wait < MIN_RASA_WAIT:
+        logger.warning("no time left to ask the assistant, sending the fallback reply")
+        return _fallback(services, language, Route.FALLBACK)
     metadata = {"language": language, "channel": address.channel}
     try:
-        replies = services.assistant.respond(pseudonym, body, metadata)
+        replies = services.assistant.respond(pseudonym, body, metadata, timeout=wait)
     except AssistantUnavailable as error:
         logger.warning("assistant unavailable, sending the fallback reply: %s", error)
-        _ = services.languages.translations(language).gettext
-        text = _("Sorry, Puente can't answer right now. Please try again in a few minutes.")
-        return Outcome([text], "fallback")
-    return Outcome(replies, "rasa")
+        return _fallback(services, language, Route.FALLBACK)
+    return Outcome(replies, Route.RASA)
+
+
+def _record_route(services: Services, log_id: int, route: Route, started: float) -> None:
+    """Correct the logged route after Rasa failed; skipped rather than delay the reply."""
+    if time.monotonic() - started + max(ROUTE_UPDATE_TIMEOUT, OVERRUN) > REPLY_DEADLINE:
+        logger.warning("inbound message %s: route %s not recorded, no time left", log_id, route)
+        return
+    try:
+        with services.database.session(ROUTE_UPDATE_TIMEOUT) as session:
+            row = session.get(InboundMessage, log_id)
+            if row is not None:
+                row.route = route
+    except DATABASE_ERRORS as error:
+        logger.warning("inbound message %s: route %s not recorded (%s)", log_id, route, type(error).__name__)

@@ -22,15 +22,17 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Keyed hash of the E.164 number: how an inbound message finds its contact.
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    #: The number itself, encrypted (Fernet); decrypted only to send a message.
-    phone_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The number itself, encrypted (Fernet); decrypted only to send a message. None
+    #: for someone known only by hash: their STOP was kept while the database was down
+    #: (see puente.optout_spool), before Puente had ever stored their number.
+    phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: The sender id Rasa knows this person by: random, not derived from the number.
     pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
     language: Mapped[str] = mapped_column(String(16))
     #: "detected" from their texts, or "chosen" by them (then never changed for them).
     language_source: Mapped[str] = mapped_column(String(16), default="detected")
-    #: The channel of their last inbound message: "sms" or "whatsapp".
-    channel: Mapped[str] = mapped_column(String(16))
+    #: The channel of their last inbound message: "sms" or "whatsapp" (None: known only by hash).
+    channel: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Set by STOP (and its synonyms), cleared by START.
@@ -50,6 +52,6 @@ class InboundMessage(Base):
     )
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(16))
-    #: How it was answered: stop, start, help, opted_out, rasa, fallback.
+    #: How it was answered: a `puente.conversation.Route`.
     route: Mapped[str] = mapped_column(String(16), default="received")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

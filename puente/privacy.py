@@ -35,7 +35,8 @@ class Address:
         return f"whatsapp:{self.phone}" if self.channel == "whatsapp" else self.phone
 
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# ASCII digits only: `\d` would take any script's digits, and "+1٢١٣…" is no number Twilio sends.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def parse_address(value: str) -> Address:
@@ -45,7 +46,7 @@ def parse_address(value: str) -> Address:
     if raw.lower().startswith("whatsapp:"):
         channel, raw = "whatsapp", raw.split(":", 1)[1].strip()
     phone = re.sub(r"[\s().-]", "", raw)
-    if not _E164.match(phone):
+    if not _E164.fullmatch(phone):
         # The message names no digits: the value itself may be a phone number.
         raise InvalidAddress("not an E.164 phone number")
     return Address(channel=channel, phone=phone)

@@ -10,6 +10,7 @@ from puente.db import Database
 from puente.directory.places import PlaceCache
 from puente.i18n import LanguageRegistry, registry
 from puente.i18n.detect import LanguageDetector, detector_for
+from puente.optout_spool import OptOutSpool
 from puente.privacy import Vault
 
 
@@ -43,3 +44,16 @@ class Services:
     def places(self) -> PlaceCache:
         """The directory's places, kept current with imports made while this process runs."""
         return PlaceCache(self.database)
+
+    @cached_property
+    def optout_spool(self) -> OptOutSpool:
+        return OptOutSpool(self.settings.var_dir / "spool" / "optout")
+
+    def apply_spooled_optouts(self, timeout: float | None) -> int:
+        """Apply the opt-outs kept while the database was down (see puente.optout_spool).
+
+        Raises a database error when the database still fails; returns how many were applied.
+        """
+        return self.optout_spool.drain(
+            self.database, self.languages, self.settings.default_language, timeout
+        )

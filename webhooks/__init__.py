@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from puente.config import Settings, load_settings
+from puente.db import DATABASE_ERRORS
 from puente.logs import configure_logging
 from puente.services import Services
+
+logger = logging.getLogger(__name__)
+
+#: Seconds start-up spends applying opt-outs kept while the database was down.
+SPOOL_DRAIN_TIMEOUT = 5.0
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -19,7 +27,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["PUENTE_SETTINGS"] = settings
     # Twilio's forms are a few KB (a body is at most 1,600 characters): refuse floods early.
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.extensions["puente"] = Services(settings)
+    core = app.extensions["puente"] = Services(settings)
+    _apply_spooled_optouts(core)
 
     from webhooks.health import bp as health_bp
     from webhooks.twilio import bp as twilio_bp
@@ -27,3 +36,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(twilio_bp)
     app.register_blueprint(health_bp)
     return app
+
+
+def _apply_spooled_optouts(core: Services) -> None:
+    """Opt-outs kept during an outage take effect on start-up; a database still down waits."""
+    try:
+        core.apply_spooled_optouts(SPOOL_DRAIN_TIMEOUT)
+    except DATABASE_ERRORS as error:
+        logger.warning(
+            "spooled opt-outs not applied at start-up (%s): they will be at the next message",
+            type(error).__name__,
+        )

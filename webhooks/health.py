@@ -5,11 +5,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
 
+from puente.db import DATABASE_ERRORS
 from webhooks.services import services
 
 bp = Blueprint("health", __name__)
+
+#: Seconds the database check may take (as long as Rasa's and the action server's).
+DATABASE_CHECK_TIMEOUT = 2.0
+#: Seconds to apply opt-outs kept during an outage, once the database answers again:
+#: with the check, within the time the Rasa and action-server checks may take (4 s).
+SPOOL_DRAIN_TIMEOUT = 1.5
 
 
 @bp.get("/healthz")
@@ -18,9 +24,10 @@ def healthz() -> tuple[Response, int]:
 
     def database() -> str | None:
         try:
-            with core.database.session() as session:
-                session.execute(text("SELECT 1"))
-        except Exception as error:  # noqa: BLE001 - any failure means "down"
+            core.database.check(DATABASE_CHECK_TIMEOUT)
+            # The database is back: the opt-outs kept while it was down take effect now.
+            core.apply_spooled_optouts(SPOOL_DRAIN_TIMEOUT)
+        except DATABASE_ERRORS as error:
             return f"unreachable ({type(error).__name__})"
         return None
 
@@ -37,6 +44,8 @@ def healthz() -> tuple[Response, int]:
     body: dict[str, object] = {
         "status": "ok" if not down else "unavailable",
         "services": {"webhooks": "ok", **{n: p or "ok" for n, p in problems.items()}},
+        # STOPs received while the database was down and not yet applied.
+        "spooled_optouts": len(core.optout_spool.pending()),
     }
     if down:
         body["down"] = sorted(down)

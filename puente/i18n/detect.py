@@ -10,7 +10,8 @@ Before the classifier, what the examples show to be decisive decides:
   that several share (Han for both Chinese scripts) narrows it to them, so a Latin
   term inside a Korean or Chinese question ("sanctuary city 인가요?") does not sway it;
 - a letter only one language's examples use (Vietnamese "ạ", "ở", "đ") settles it;
-- between the two Chinese scripts, the characters that differ (OpenCC) settle it.
+- between the two Chinese scripts, the characters that differ (OpenCC) settle it;
+- a message that is word for word one of the examples ("hi", "ok") is that example's language.
 Callers pass the text with its place names masked too (`PlaceIndex.mask`): "Fresno"
 says nothing of the writer's language.
 """
@@ -77,12 +78,16 @@ class LanguageDetector:
 
     def __init__(self, examples: Mapping[str, Iterable[str]]) -> None:
         self._counts: dict[str, Counter[str]] = {}
+        # Whole examples, folded: a short greeting seen in one language's examples ("hi") is
+        # that language's, whatever its letters look like.
+        self._seen: dict[str, Counter[str]] = {}
         letters: dict[str, Counter[str]] = {}
         for code, texts in examples.items():
             counts: Counter[str] = Counter()
             letters[code] = Counter()
             for text in texts:
                 counts.update(ngrams(text))
+                self._seen.setdefault(fold(text), Counter())[code] += 1
                 letters[code].update(ch for ch in unicodedata.normalize("NFC", text.casefold())
                                      if writing_system(ch))
             if counts:
@@ -149,6 +154,14 @@ class LanguageDetector:
         candidates = self._candidates(text) if rules else set(self._log_p)
         if len(candidates) == 1:
             return Guess(next(iter(candidates)), 1.0, 0.0)
+        seen = self._seen.get(fold(text), Counter()) if rules else Counter()
+        seen_here = {code: n for code, n in seen.items() if code in candidates}
+        if seen_here:
+            ranked_seen = sorted(seen_here.values(), reverse=True)
+            total_seen = sum(ranked_seen)
+            best = max(seen_here, key=lambda code: seen_here[code])
+            runner = ranked_seen[1] / total_seen if len(ranked_seen) > 1 else 0.0
+            return Guess(best, ranked_seen[0] / total_seen, runner)
         scores = {
             code: sum(log_p.get(g, self._log_unseen[code]) for g in grams)
             for code, log_p in self._log_p.items() if code in candidates

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -63,8 +64,16 @@ def fake_rasa() -> Iterator[FakeRasa]:
 
 
 @pytest.fixture
-def line(database_url: str, fake_rasa: FakeRasa) -> Iterator[Line]:
-    settings = make_settings(database_url, rasa_url=fake_rasa.url, actions_url=fake_rasa.url)
+def var_dir(tmp_path: Path) -> Path:
+    """Local state for one test: its opt-out spool is its own."""
+    return tmp_path / "var"
+
+
+@pytest.fixture
+def line(database_url: str, fake_rasa: FakeRasa, var_dir: Path) -> Iterator[Line]:
+    settings = make_settings(
+        database_url, rasa_url=fake_rasa.url, actions_url=fake_rasa.url, state_dir=str(var_dir)
+    )
     upgrade(database_url)
     app = create_app(settings)
     apps = [app]

@@ -76,6 +76,7 @@ def test_whatsapp_sender_is_one_contact_on_the_whatsapp_channel(line: Line) -> N
     with line.app.extensions["puente"].database.session() as session:
         contact = session.scalars(select(Contact)).one()
         assert contact.channel == "whatsapp"
+        assert contact.phone_encrypted is not None
         assert line.app.extensions["puente"].vault.decrypt(contact.phone_encrypted) == PHONE_WA
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,11 @@ FALLBACK = "Sorry, Puente can't answer right now. Please try again in a few minu
 
 
 @pytest.fixture
-def hanging_line(sqlite_url: str) -> Iterator[Line]:
+def hanging_line(sqlite_url: str, tmp_path: Path) -> Iterator[Line]:
     with serve_fake_rasa(FakeRasa(mode="hang", hang_seconds=20)) as fake:
-        settings = make_settings(sqlite_url, rasa_url=fake.url, actions_url=fake.url)
+        settings = make_settings(
+            sqlite_url, rasa_url=fake.url, actions_url=fake.url, state_dir=str(tmp_path / "var")
+        )
         assert settings.rasa_timeout == 10.0  # the default, as deployed
         upgrade(sqlite_url)
         app = create_app(settings)

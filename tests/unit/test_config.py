@@ -100,3 +100,10 @@ def test_mask_url_cuts_passwords_only() -> None:
     assert mask_url("redis://:pw@redis:6379/0") == "redis://:***@redis:6379/0"
     assert mask_url("http://127.0.0.1:5005") == "http://127.0.0.1:5005"
     assert mask_url("sqlite:///var/puente.db") == "sqlite:///var/puente.db"
+
+
+def test_local_state_lives_in_var_unless_puente_var_dir_says_otherwise(tmp_path: Path) -> None:
+    default = load_settings({}, env_file=tmp_path / "none")
+    assert default.var_dir == default.project_root / "var"
+    moved = load_settings({"PUENTE_VAR_DIR": str(tmp_path / "state")}, env_file=tmp_path / "none")
+    assert moved.var_dir == tmp_path / "state"

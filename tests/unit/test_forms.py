@@ -22,7 +22,15 @@ def test_addresses(raw: str, expected: Address) -> None:
     assert parse_address(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "whatsapp:", "2135550142", "+0123", "+1abc5550142", "messenger:123"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "", "whatsapp:", "2135550142", "+0123", "+1abc5550142", "messenger:123",
+        # Digits, but not ASCII ones: Twilio never sends them, and hashed as they are they
+        # would make a second contact for the same number.
+        "+1٢١٣٥٥٥٠١٤٢", "+１２１３５５５０１４２", "+1२१३५५५०१४२",
+    ],
+)
 def test_bad_addresses_are_refused_without_echoing_them(raw: str) -> None:
     with pytest.raises(InvalidAddress) as error:
         parse_address(raw)
@@ -44,3 +52,10 @@ def test_no_replies_is_an_empty_response() -> None:
     xml = render_twiml([])
     assert xml.endswith("<Response />") or xml.endswith("<Response/>")
     assert parse_twiml(xml) == []
+
+
+def test_twiml_stays_well_formed_whatever_a_reply_holds() -> None:
+    # XML 1.0 cannot carry most control characters, escaped or not: a reply that held
+    # one (Rasa echoing what someone typed) would be TwiML that Twilio cannot parse.
+    xml = render_twiml(["a\x01b\x1b[0m", "c\x00d\ufffe", "tab\tand\nnewline ok"])
+    assert parse_twiml(xml) == ["ab[0m", "cd", "tab\tand\nnewline ok"]
