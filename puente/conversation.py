@@ -1,8 +1,12 @@
 """One inbound text, from Twilio's form to the replies: the path every message takes.
 
     opt-outs kept during an outage → dedupe MessageSid → contact (by keyed hash)
-    → language → compliance keywords → Rasa (pseudonymous sender id)
-    → replies, or a localized fallback
+    → language → compliance keywords → MORE → Rasa (pseudonymous sender id)
+    → replies cut to fit the channel (the rest kept for MORE), or a localized fallback
+
+A message that only names a place ("95407", "en Santa Rosa") reaches Rasa as the
+place the core found (`/inform_place{"area": …}`), so a "which place?" question is
+completed by the directory, not by what the NLU model happens to know.
 
 The webhook only checks the signature and renders TwiML; everything else is here.
 
@@ -16,6 +20,7 @@ answered at once (it takes effect when the database is back, before anything els
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -28,8 +33,11 @@ from puente import contacts
 from puente.assistant import CONNECT_TIMEOUT as RASA_CONNECT_TIMEOUT
 from puente.assistant import AssistantUnavailable
 from puente.db import DATABASE_ERRORS, OVERRUN
+from puente.directory.places import PlaceIndex
 from puente.i18n.detect import Guess
+from puente.messaging import paging
 from puente.messaging.keywords import KeywordMatch, match_keyword, normalize
+from puente.messaging.segments import paginate
 from puente.models import Contact, InboundMessage, utcnow
 from puente.optout_spool import SpooledOptOut
 from puente.privacy import Address, parse_address
@@ -46,6 +54,9 @@ NEW_CONTACT_CONFIDENCE = 0.6
 NEW_CONTACT_TOP_TWO = 0.9
 SWITCH_CONFIDENCE = 0.95
 SWITCH_MIN_LETTERS = 12
+#: A message is "only a place" when, its place names taken out, at most this many letters
+#: remain ("en", "in", "ở", "在", "住在", "요").
+PLACE_ONLY_LETTERS = 3
 
 #: Seconds after a message arrives by which everything its reply waits for has ended:
 #: Twilio waits 15 s, and the rest is for the web server and the network.
@@ -69,6 +80,7 @@ class Route(StrEnum):
     RASA = "rasa"
     FALLBACK = "fallback"  # Rasa or the action server failed
     DUPLICATE = "duplicate"
+    MORE = "more"  # the next page of a long answer
     DATABASE_DOWN = "database_down"  # the fallback, without the database (never stored)
     STOP_SPOOLED = "stop_spooled"  # a STOP during an outage, kept in the spool (never stored)
 
@@ -95,6 +107,8 @@ class _Recorded:
     contact_id: int
     pseudonym: str
     language: str
+    had_pages: bool  # a long answer had pages left: a new answer replaces them
+    places: PlaceIndex
 
 
 def handle_inbound(services: Services, message: InboundText) -> Outcome:
@@ -108,17 +122,15 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
     address = parse_address(message.sender)
     body = message.body[:MAX_BODY]
     keyword = match_keyword(body, services.languages)
-    guess = services.detector.detect(body) if body.strip() and keyword is None else None
-    first_language = _first_language(services, keyword, guess)
     database_deadline = started + DATABASE_BUDGET
 
     try:
         # Opt-outs kept during an outage come first: a STOP must hold for what follows.
         services.apply_spooled_optouts(database_deadline - time.monotonic())
-        recorded = _record(
-            services, message, address, body, keyword, guess, first_language, database_deadline
-        )
+        recorded = _record(services, message, address, body, keyword, database_deadline)
     except DATABASE_ERRORS as error:
+        first_language = _first_language(services, keyword, _guess(services, services.places.last(),
+                                                                     body, keyword))
         outcome = _answer_without_database(services, address, body, keyword, first_language)
         logger.warning(
             "database unavailable (%s) after %.1f s: channel=%s language=%s route=%s",
@@ -131,9 +143,12 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
 
     outcome, language = recorded.outcome, recorded.language
     if outcome.route is Route.RASA:
-        outcome = _ask_rasa(services, recorded.pseudonym, body, language, address, started)
+        text = _for_rasa(recorded.places, body)
+        outcome = _ask_rasa(services, recorded.pseudonym, text, language, address, started)
         if outcome.route is not Route.RASA:
             _record_route(services, recorded.log_id, outcome.route, started)
+        else:
+            outcome = _fit_to_channel(services, recorded, outcome, address, started)
     logger.info(
         "inbound message %s: contact=%s channel=%s language=%s route=%s replies=%d",
         recorded.log_id, recorded.contact_id, address.channel, language, outcome.route, len(outcome.replies),
@@ -141,9 +156,16 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
     return outcome
 
 
+def _guess(services: Services, places: PlaceIndex, body: str, keyword: KeywordMatch | None) -> Guess | None:
+    """The message's language by its text, its place names masked; None for a keyword or no letters."""
+    if keyword is not None or not body.strip():
+        return None
+    return services.detector.detect(body, places.mask(body))
+
+
 def _record(
     services: Services, message: InboundText, address: Address, body: str,
-    keyword: KeywordMatch | None, guess: Guess | None, first_language: str, deadline: float,
+    keyword: KeywordMatch | None, deadline: float,
 ) -> _Recorded | None:
     """The message's one transaction: log it, find the contact, answer what needs no Rasa.
 
@@ -156,16 +178,26 @@ def _record(
                 log = InboundMessage(message_sid_hash=sid_hash, channel=address.channel, route="received")
                 session.add(log)
                 session.flush()  # a redelivered MessageSid fails here, on the unique hash
+                # The directory's places, current within seconds of an import (for detection
+                # and place-only messages), read in this same transaction.
+                places = services.places.index_in(session)
+                guess = _guess(services, places, body, keyword)
+                first_language = _first_language(services, keyword, guess)
                 contact, is_new = contacts.get_or_create_contact(
                     session, services.vault, address, first_language
                 )
                 language = _language_for(services, contact, is_new, keyword, guess, body)
                 contact.language = language
                 outcome = _answer_without_rasa(services, contact, language, keyword, body)
+                if outcome.route is Route.RASA and keyword is not None and keyword.kind == "more":
+                    # MORE, while a long answer has more to give (else it is an ordinary word).
+                    page = paging.next_page(session, contact.id)
+                    outcome = Outcome([page], Route.MORE) if page is not None else outcome
                 if outcome.route in (Route.STOP, Route.START):
                     contacts.set_opted_out(contact, outcome.route is Route.STOP)
                 log.contact_id, log.language, log.route = contact.id, language, outcome.route
-                return _Recorded(outcome, log.id, contact.id, contact.pseudonym, language)
+                had_pages = outcome.route is Route.RASA and paging.has_more(session, contact.id)
+                return _Recorded(outcome, log.id, contact.id, contact.pseudonym, language, had_pages, places)
         except IntegrityError:
             if _seen_before(services, sid_hash, deadline):
                 return None
@@ -198,16 +230,31 @@ def _language_for(
     services: Services, contact: Contact, is_new: bool, keyword: KeywordMatch | None,
     guess: Guess | None, body: str,
 ) -> str:
-    """The language to answer in, following the person rather than surprising them."""
+    """The language to answer in, following the person rather than surprising them.
+
+    A detected language moves only on a clear signal: two messages in a row, each
+    clearly in the same other language. One short or unclear message never moves it,
+    and a language the person chose never moves at all.
+    """
+    current = services.languages.get(contact.language).code
     if is_new or contact.language_source == "chosen":
-        return services.languages.get(contact.language).code
+        return current
     if keyword is not None:
+        # A localized keyword is answered in its own language, without changing the person's.
         return keyword.language_for(contact.language) if not keyword.universal else contact.language
     letters = sum(ch.isalpha() for ch in body)
     long_enough = letters >= SWITCH_MIN_LETTERS or any(ord(ch) > 0x2E80 for ch in body)
-    if guess is not None and guess.confidence >= SWITCH_CONFIDENCE and long_enough:
+    clear = guess is not None and guess.confidence >= SWITCH_CONFIDENCE and long_enough
+    if not clear or guess is None:
+        return current
+    if guess.language == current:
+        contact.language_candidate = None
+        return current
+    if contact.language_candidate == guess.language:
+        contact.language_candidate = None
         return guess.language
-    return services.languages.get(contact.language).code
+    contact.language_candidate = guess.language
+    return current
 
 
 def _answer_without_rasa(
@@ -295,6 +342,39 @@ def _ask_rasa(
         logger.warning("assistant unavailable, sending the fallback reply: %s", error)
         return _fallback(services, language, Route.FALLBACK)
     return Outcome(replies, Route.RASA)
+
+
+def _for_rasa(places: PlaceIndex, body: str) -> str:
+    """What Rasa is sent: the text, or for a message that only names a place, that place."""
+    found = places.find(body)
+    if len(found) != 1:
+        return body
+    rest = places.mask(body)
+    if sum(ch.isalpha() for ch in rest) > PLACE_ONLY_LETTERS:
+        return body
+    return "/inform_place" + json.dumps({"area": found[0].jurisdiction_id})
+
+
+def _fit_to_channel(
+    services: Services, recorded: _Recorded, outcome: Outcome, address: Address, started: float
+) -> Outcome:
+    """The replies as the channel can take them: a long answer's first page, the rest kept for MORE."""
+    sms = address.channel == "sms"
+    gettext = services.languages.translations(recorded.language).gettext
+    pages = paginate("\n\n".join(outcome.replies), paging.more_prompt(gettext), sms=sms)
+    if len(pages) == 1 and not recorded.had_pages:
+        return outcome
+    if time.monotonic() - started + max(ROUTE_UPDATE_TIMEOUT, OVERRUN) > REPLY_DEADLINE:
+        return outcome  # no time to keep the rest: the whole answer, as Twilio splits it
+    try:
+        with services.database.session(ROUTE_UPDATE_TIMEOUT) as session:
+            replies = paging.first_page(session, recorded.contact_id, outcome.replies, recorded.language,
+                                        gettext, sms=sms)
+    except DATABASE_ERRORS as error:
+        logger.warning("inbound message %s: the rest of a long answer not kept (%s)",
+                       recorded.log_id, type(error).__name__)
+        return outcome
+    return Outcome(replies, outcome.route)
 
 
 def _record_route(services: Services, log_id: int, route: Route, started: float) -> None:

@@ -31,6 +31,8 @@ class Contact(Base):
     language: Mapped[str] = mapped_column(String(16))
     #: "detected" from their texts, or "chosen" by them (then never changed for them).
     language_source: Mapped[str] = mapped_column(String(16), default="detected")
+    #: Another language one clear message was written in: a second one in it switches.
+    language_candidate: Mapped[str | None] = mapped_column(String(16))
     #: The channel of their last inbound message: "sms" or "whatsapp" (None: known only by hash).
     channel: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -10,6 +10,7 @@ the index is rebuilt from the database whenever an import changes it.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -23,7 +24,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from puente.db import Database
+from puente.db import DATABASE_ERRORS, Database
 from puente.directory.localize import convert
 from puente.directory.models import Jurisdiction, LegalClinic
 from puente.directory.schema import JurisdictionKind
@@ -42,6 +43,8 @@ SHORT_FORMS = (
     " county", " unified school district", " school district", " city school district",
     " city schools", " high school district", " elementary school district", " school", " high school",
 )
+logger = logging.getLogger(__name__)
+
 FUZZY_CUTOFF = 85
 FUZZY_MIN_LENGTH = 5
 _ZIP = re.compile(r"(?<!\d)(9[0-6]\d{3})(?!\d)")
@@ -262,6 +265,9 @@ def load_index(session: Session, revision: int = 0) -> PlaceIndex:
     return PlaceIndex(session.scalars(select(Jurisdiction)), session.scalars(select(LegalClinic)), revision)
 
 
+_EMPTY = PlaceIndex([], [], revision=-1)
+
+
 class PlaceCache:
     """The current place index for one process, rebuilt when an import bumps the directory revision.
 
@@ -270,21 +276,50 @@ class PlaceCache:
     times a minute rather than on every message.
     """
 
-    def __init__(self, database: Database, recheck: float = 2.0) -> None:
+    def __init__(self, database: Database, recheck: float = 2.0, timeout: float = 1.0) -> None:
         self.database = database
         self.recheck = recheck
+        self.timeout = timeout
         self._index: PlaceIndex | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
-    def index(self) -> PlaceIndex:
+    def last(self) -> PlaceIndex:
+        """The index as last loaded (empty before the first load), without touching the database."""
+        return self._index or _EMPTY
+
+    def index_in(self, session: Session) -> PlaceIndex:
+        """The current index, checked (and reloaded if an import changed it) in the caller's session.
+
+        For the webhook: one small query every few seconds inside the message's own
+        transaction, so the directory never adds a wait of its own to a reply.
+        """
         with self._lock:
             if self._index is None or time.monotonic() - self._checked >= self.recheck:
                 from puente.directory.store import current_revision
 
-                with self.database.session() as session:
-                    revision = current_revision(session)
-                    if self._index is None or self._index.revision != revision:
-                        self._index = load_index(session, revision)
+                revision = current_revision(session)
+                if self._index is None or self._index.revision != revision:
+                    self._index = load_index(session, revision)
+                self._checked = time.monotonic()
+            return self._index
+
+    def index(self, timeout: float | None = None) -> PlaceIndex:
+        """The current index; reading the revision (and reloading) waits `timeout` s at most."""
+        wait = self.timeout if timeout is None else max(0.01, min(self.timeout, timeout))
+        with self._lock:
+            if self._index is None or time.monotonic() - self._checked >= self.recheck:
+                from puente.directory.store import current_revision
+
+                try:
+                    with self.database.session(wait) as session:
+                        revision = current_revision(session)
+                        if self._index is None or self._index.revision != revision:
+                            self._index = load_index(session, revision)
+                except DATABASE_ERRORS as error:
+                    # The places known so far (none, at first) until the database is back.
+                    logger.warning("directory unavailable (%s): places as last loaded", type(error).__name__)
+                    if self._index is None:
+                        self._index = PlaceIndex([], [], revision=-1)
                 self._checked = time.monotonic()
             return self._index

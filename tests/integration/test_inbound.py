@@ -159,10 +159,15 @@ def test_healthz_is_200_when_everything_answers(line: Line) -> None:
     }
 
 
-def test_language_follows_a_clear_longer_message_but_not_a_word(line: Line) -> None:
+def test_language_follows_two_clear_messages_but_not_one_or_a_word(line: Line) -> None:
     assert line.text("hello", PHONE_EN)[1] == ["fake reply in en"]
     assert line.text("gracias", PHONE_EN)[1] == ["fake reply in en"]  # one word: could be anyone
-    assert line.text("hola, quisiera saber qué puedes hacer por mí", PHONE_EN)[1] == ["fake reply in es"]
+    # One clear message in another language is not enough ("Is Santa Ana a sanctuary city?"
+    # once read as Tagalog); two in a row are.
+    assert line.text("hola, quisiera saber qué puedes hacer por mí", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("hello again, what can you do", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("hola, quisiera saber qué puedes hacer por mí", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("¿y dónde hay una clínica legal gratuita?", PHONE_EN)[1] == ["fake reply in es"]
     assert line.text("ok", PHONE_EN)[1] == ["fake reply in es"]
     with line.app.extensions["puente"].database.session() as session:
         contact = session.scalars(select(Contact)).one()

@@ -1,4 +1,4 @@
-"""The rest of a long answer, waiting for MORE.
+"""Conversation state: the rest of a long answer waiting for MORE, and a language candidate.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,7 +25,11 @@ def upgrade() -> None:
         sa.Column("language", sa.String(16), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("language_candidate", sa.String(16)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("language_candidate")
     op.drop_table("pending_pages")
