@@ -108,8 +108,9 @@ $(MODEL): $(BOT_FILES) | $(RASA_VENV)/.installed
 	@touch $@
 
 # --- the two commands ---------------------------------------------------------
+# Development: the sample directory loads into an empty database (PUENTE_ENV=production to skip).
 run: setup
-	@$(BIN)/puente run
+	@PUENTE_ENV=$${PUENTE_ENV:-development} $(BIN)/puente run
 
 test: setup lint types pytest rasa-validate rasa-test
 	@echo "make test: all checks passed"

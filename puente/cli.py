@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from puente.config import ConfigError, ensure_env_file, env_file_path, load_settings
+from puente.config import ConfigError, Settings, ensure_env_file, env_file_path, load_settings
 
 
 @click.group()
@@ -63,7 +63,26 @@ def run(log_dir: Path | None) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    if settings.development:
+        _load_sample_directory(settings)
     sys.exit(run_foreground(settings, echo=lambda line: click.echo(line), log_dir=log_dir))
+
+
+def _load_sample_directory(settings: Settings) -> None:
+    """Development: the sample directory, into a database whose directory is empty."""
+    from puente.db import Database
+    from puente.directory.store import load_sample_if_empty
+
+    database = Database(settings.database_url)
+    try:
+        with database.session(None) as session:
+            report = load_sample_if_empty(session, settings.sample_directory)
+    finally:
+        database.dispose()
+    if report is not None:
+        added = sum(c.added for c in report.counts.values())
+        click.echo(f"puente: development: loaded the sample directory ({added} records, fictional "
+                   f"organizations) from {settings.sample_directory}")
 
 
 @cli.command()

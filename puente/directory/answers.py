@@ -116,6 +116,10 @@ class Directory:
                  PolicyStatus.REJECTED: 3}
         return sorted(self.session.scalars(query), key=lambda p: (order.get(PolicyStatus(p.status), 9), p.id))
 
+    def policies_here(self, jurisdiction_id: str) -> list[Policy]:
+        """The place's own policies, of every kind, without walking."""
+        return self._policies([jurisdiction_id], None)
+
     def policies(self, jurisdiction_id: str, kinds: Iterable[str] | None = None) -> list[Found[Policy]]:
         """Policies of the place (of `kinds`, if given); else of the places around it."""
         kinds = list(kinds or [])

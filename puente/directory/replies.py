@@ -119,23 +119,29 @@ def policy_answer(reader: Reader, directory: Directory, place_id: str, kinds: Se
     if place is None:
         return which_place(reader)
     name = reader.name(place)
-    found = directory.policies(place.id, kinds) if kinds else []
     lead = ""
-    if kinds and not found:
-        kind = _(POLICY_KINDS[PolicyKind(kinds[0])])
-        lead = _("I have no record of a %(kind)s in %(place)s.") % {"kind": kind, "place": name}
-    if not found:
-        found = directory.policies(place.id)
-    if not found:
+    if kinds:
+        groups = directory.policies(place.id, kinds)
+        if not groups or groups[0].relation != "self":
+            kind = _(POLICY_KINDS[PolicyKind(kinds[0])])
+            lead = _("I have no record of a %(kind)s in %(place)s.") % {"kind": kind, "place": name}
+            # What the place itself has passed of other kinds comes first.
+            own = [p for p in directory.policies_here(place.id) if p.kind not in kinds]
+            if own:
+                groups = [Found(place, "self", tuple(own)), *groups]
+    else:
+        groups = directory.policies(place.id)
+    if not groups:
         no_record = lead or _("I have no record of a policy in %(place)s.") % {"place": name}
         return _lines([no_record, ask_coalition(reader, directory, place)])
     parts = [lead]
-    for group in found:
+    has_own = any(g.relation == "self" for g in groups)
+    for group in groups:
         where = reader.name(group.jurisdiction)
         if group.relation == "self":
             parts.append(_("%(place)s:") % {"place": where})
         elif group.relation == "above":
-            if not lead:
+            if not lead and not has_own:
                 parts.append(_("I have no record of a policy in %(place)s.") % {"place": name})
             parts.append(_("%(place)s, which includes %(asked)s:") % {"place": where, "asked": name})
         else:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from puente.config import Settings
+from puente.config import PROJECT_ROOT, Settings
+from puente.db import Database
+from puente.directory.store import import_directory, load_file
 from puente.migrate import upgrade
 from puente.runner import MODEL_PATH, RASA_BIN, READY_TIMEOUTS, Stack, process_specs
 from puente.simulator import Delivery, deliver, inbound_form, new_message_sid
@@ -53,9 +55,11 @@ class TextLine:
         self.stack.wait_ready(name, READY_TIMEOUTS[name])
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def text_line(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextLine]:
-    """The whole stack, once on the embedded SQLite default and once on PostgreSQL."""
+    """The whole stack, once on the embedded SQLite default and once on PostgreSQL, with the sample
+    directory loaded. One stack per backend for every e2e module: pytest runs each backend's
+    tests together, module by module (test_text_line, which stops services at its end, last)."""
     assert MODEL_PATH.is_file(), f"no trained model at {MODEL_PATH}: run `make train` (make test does)"
     assert RASA_BIN.is_file(), f"no Rasa at {RASA_BIN}: run `make setup`"
     workdir = tmp_path_factory.mktemp(f"e2e-{request.param}")
@@ -74,6 +78,10 @@ def text_line(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         actions_url=f"http://127.0.0.1:{actions_port}",
     )
     upgrade(database_url)
+    sample = Database(database_url)
+    with sample.session(None) as session:
+        import_directory(session, load_file(PROJECT_ROOT / "data" / "directory.yaml"))
+    sample.dispose()
     stack = Stack(process_specs(settings), log_dir=workdir / "logs")
     try:
         stack.start_all()

@@ -154,3 +154,21 @@ def test_the_cli_imports_exports_and_reports_a_bad_file(database_url: str, tmp_p
     assert refused.exit_code == 1
     assert "policies[0] (id 'p'): field 'verified_on': '2026-13-01' is not a date" in refused.output
     assert load_file(bad)["policies"][0]["verified_on"] == "2026-13-01"
+
+
+def test_a_kind_with_no_record_is_said_so_and_the_places_own_policies_follow(database: Database) -> None:
+    from babel import Locale
+
+    from puente.directory.replies import Reader, policy_answer
+    from puente.i18n import registry
+
+    with database.session() as session:
+        import_directory(session, fixture_data())
+    reader = Reader("en", registry().translations("en").gettext, Locale.parse("en_US"))
+    with database.session() as session:
+        answer = policy_answer(reader, Directory(session), "ca-kern-county", ["law_enforcement_policy"])
+        nothing = policy_answer(reader, Directory(session), "ca-santa-rosa", [])
+    assert answer.startswith("I have no record of a law-enforcement policy in Kern County.\nKern County:\n")
+    assert "Test fixture: welcoming resolution (welcoming resolution): proposed." in answer
+    assert "verified Nov 28, 2026" in answer and "https://example.org/fixture" in answer
+    assert "I have no record of a policy in Santa Rosa." in nothing  # never "it has no policy"
