@@ -38,10 +38,10 @@ MORE_WORD = {"en": "MORE", "es": "MÁS", "zh_Hans": "更多", "zh_Hant": "更多
 
 # Fictional numbers (555-01xx), one per person here.
 PEOPLE = {
-    "en": "+14155550111", "es": "+13235550112", "zh_Hans": "+16265550113", "zh_Hant": "+14155550114",
+    "en": "+14155550191", "es": "+13235550192", "zh_Hans": "+16265550113", "zh_Hant": "+14155550114",
     "vi": "+17145550115", "tl": "+16505550116", "ko": "+12135550117",
 }
-OTHERS = ("+15595550118", "+12095550119", "+17075550120", "+16615550121", "+19165550122", "+15105550124")
+OTHERS = ("+15595550118", "+12095550119", "+17075550120", "+16615550121", "+19165550122", "+15105550194")
 EVERYONE = (*PEOPLE.values(), *OTHERS)
 # Bodies sent here that the final scan (test_text_line) looks for in every log.
 BODIES = ("is santa ana a sanctuary city?", "圣罗莎是庇护城市吗?", "컨 카운티 공청회 언제 있어요?")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 
 from sqlalchemy import func, select
 
@@ -62,10 +63,8 @@ def test_a_redelivered_message_sid_gets_an_empty_response_even_after_a_restart(l
     header = sign(WEBHOOK_URL, form, line.settings.twilio_auth_token)
     response = restarted.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
     assert response.status_code == 200
-    assert response.get_data(as_text=True).replace(" ", "") in (
-        '<?xml version="1.0" encoding="UTF-8"?><Response/>',
-        '<?xmlversion="1.0"encoding="UTF-8"?><Response/>',
-    )
+    root = ET.fromstring(response.get_data())  # noqa: S314 - our own TwiML
+    assert (root.tag, list(root)) == ("Response", [])  # a TwiML answer with no message
     assert len(line.rasa.requests) == 1
 
 

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po, write_po
 
 from puente.config import PROJECT_ROOT
 from puente.i18n import registry
+from puente.messaging.segments import SMS_SEGMENT_BUDGET, segments
 
 LOCALES = PROJECT_ROOT / "locales"
 EXPECTED_LANGUAGES = {"en", "es", "zh_Hans", "zh_Hant", "vi", "tl", "ko"}
@@ -124,3 +125,13 @@ def test_the_language_menu_names_each_language_in_itself() -> None:
     assert menu.startswith("English, Español, ")
     for name in ("한국어", "Tagalog", "Tiếng Việt", "简体中文", "繁體中文"):
         assert name in menu
+
+
+@pytest.mark.parametrize("code", registry().codes)
+def test_a_text_short_in_english_stays_within_three_sms_segments_translated(code: str) -> None:
+    """Only texts long in English too (the primer's) are paged behind MORE on SMS."""
+    with catalog_path(code).open("rb") as fp:
+        catalog = read_po(fp)
+    too_long = [m.id for m in catalog if m.id and m.string
+                and segments(str(m.id)) <= 2 and segments(str(m.string)) > SMS_SEGMENT_BUDGET]
+    assert not too_long, f"{code}: shorten {too_long}"
