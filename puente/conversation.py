@@ -33,11 +33,10 @@ from puente import contacts
 from puente.assistant import CONNECT_TIMEOUT as RASA_CONNECT_TIMEOUT
 from puente.assistant import AssistantUnavailable
 from puente.db import DATABASE_ERRORS, OVERRUN
-from puente.directory.places import PlaceIndex
+from puente.directory.places import PlaceIndex, fold
 from puente.i18n.detect import Guess
 from puente.messaging import paging
 from puente.messaging.keywords import KeywordMatch, match_keyword, normalize
-from puente.messaging.segments import paginate
 from puente.models import Contact, InboundMessage, utcnow
 from puente.optout_spool import SpooledOptOut
 from puente.privacy import Address, parse_address
@@ -52,11 +51,20 @@ MAX_BODY = 1600  # Twilio's own limit on a message body
 # another language moves it, and never once the person chose one themselves.
 NEW_CONTACT_CONFIDENCE = 0.6
 NEW_CONTACT_TOP_TWO = 0.9
+#: A first message with fewer letters than this (and no Han or Hangul) gets the default language.
+NEW_CONTACT_MIN_LETTERS = 4
 SWITCH_CONFIDENCE = 0.95
 SWITCH_MIN_LETTERS = 12
-#: A message is "only a place" when, its place names taken out, at most this many letters
-#: remain ("en", "in", "ở", "在", "住在", "요").
-PLACE_ONLY_LETTERS = 3
+#: What may stand beside a place name in a message that only names a place ("en Santa Rosa",
+#: "I live in Modesto", "ở Westminster", "我住在圣罗莎", "산타로사요"), folded. Anything else
+#: ("Kern ICE", "圣罗莎诊所") is a question: Rasa reads it whole.
+PLACE_FILLERS = frozenset({
+    "i", "im", "live", "in", "at", "near", "from", "the", "my", "zip", "code", "is", "what", "about", "and",
+    "en", "de", "del", "la", "el", "vivo", "estoy", "soy", "y", "sa", "po", "taga", "nasa", "ako", "nakatira",
+    "o", "tai", "toi", "song", "va", "con",
+    "在", "住在", "我在", "我住在", "我住", "喺", "我喺",
+    "에", "에서", "요", "이요", "살아요", "사는데", "는요", "은요",
+})
 
 #: Seconds after a message arrives by which everything its reply waits for has ended:
 #: Twilio waits 15 s, and the rest is for the web server and the network.
@@ -129,8 +137,8 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
         services.apply_spooled_optouts(database_deadline - time.monotonic())
         recorded = _record(services, message, address, body, keyword, database_deadline)
     except DATABASE_ERRORS as error:
-        first_language = _first_language(services, keyword, _guess(services, services.places.last(),
-                                                                     body, keyword))
+        first_language = _first_language(
+            services, keyword, _guess(services, services.places.last(), body, keyword), body)
         outcome = _answer_without_database(services, address, body, keyword, first_language)
         logger.warning(
             "database unavailable (%s) after %.1f s: channel=%s language=%s route=%s",
@@ -182,12 +190,11 @@ def _record(
                 # and place-only messages), read in this same transaction.
                 places = services.places.index_in(session)
                 guess = _guess(services, places, body, keyword)
-                first_language = _first_language(services, keyword, guess)
+                first_language = _first_language(services, keyword, guess, body)
                 contact, is_new = contacts.get_or_create_contact(
                     session, services.vault, address, first_language
                 )
-                language = _language_for(services, contact, is_new, keyword, guess, body)
-                contact.language = language
+                language, contact.language = _language_for(services, contact, is_new, keyword, guess, body)
                 outcome = _answer_without_rasa(services, contact, language, keyword, body)
                 if outcome.route is Route.RASA and keyword is not None and keyword.kind == "more":
                     # MORE, while a long answer has more to give (else it is an ordinary word).
@@ -214,14 +221,16 @@ def _seen_before(services: Services, sid_hash: str, deadline: float) -> bool:
         return found is not None
 
 
-def _first_language(services: Services, keyword: KeywordMatch | None, guess: Guess | None) -> str:
+def _first_language(
+    services: Services, keyword: KeywordMatch | None, guess: Guess | None, guess_text: str = ""
+) -> str:
     default = services.languages.get(services.settings.default_language).code
     if keyword is not None:
         # A keyword is the whole message: its own language, or none for Twilio's English words.
         return default if keyword.universal else keyword.languages[0]
-    if guess is not None and (
-        guess.confidence >= NEW_CONTACT_CONFIDENCE or guess.top_two >= NEW_CONTACT_TOP_TWO
-    ):
+    if guess is None or (_letters(guess_text) < NEW_CONTACT_MIN_LETTERS and not _wide_letters(guess_text)):
+        return default  # "ok", "hi!", "👍": nothing to go on
+    if guess.confidence >= NEW_CONTACT_CONFIDENCE or guess.top_two >= NEW_CONTACT_TOP_TWO:
         return guess.language
     return default
 
@@ -229,32 +238,42 @@ def _first_language(services: Services, keyword: KeywordMatch | None, guess: Gue
 def _language_for(
     services: Services, contact: Contact, is_new: bool, keyword: KeywordMatch | None,
     guess: Guess | None, body: str,
-) -> str:
+) -> tuple[str, str]:
     """The language to answer in, following the person rather than surprising them.
 
     A detected language moves only on a clear signal: two messages in a row, each
     clearly in the same other language. One short or unclear message never moves it,
-    and a language the person chose never moves at all.
+    and a language the person chose never moves at all. Returns the language to answer this
+    message in, and the person's language from now on: a localized keyword (PARAR, MÁS) is
+    answered in its own language without changing theirs.
     """
     current = services.languages.get(contact.language).code
+    if keyword is not None and not is_new:
+        return (current if keyword.universal or contact.language_source == "chosen"
+                else keyword.language_for(current)), current
     if is_new or contact.language_source == "chosen":
-        return current
-    if keyword is not None:
-        # A localized keyword is answered in its own language, without changing the person's.
-        return keyword.language_for(contact.language) if not keyword.universal else contact.language
-    letters = sum(ch.isalpha() for ch in body)
-    long_enough = letters >= SWITCH_MIN_LETTERS or any(ord(ch) > 0x2E80 for ch in body)
+        return current, current
+    long_enough = _letters(body) >= SWITCH_MIN_LETTERS or _wide_letters(body) >= 2
     clear = guess is not None and guess.confidence >= SWITCH_CONFIDENCE and long_enough
     if not clear or guess is None:
-        return current
+        return current, current
     if guess.language == current:
         contact.language_candidate = None
-        return current
+        return current, current
     if contact.language_candidate == guess.language:
         contact.language_candidate = None
-        return guess.language
+        return guess.language, guess.language
     contact.language_candidate = guess.language
-    return current
+    return current, current
+
+
+def _letters(body: str) -> int:
+    return sum(ch.isalpha() for ch in body)
+
+
+def _wide_letters(body: str) -> int:
+    """Han and Hangul letters: one of them says more than a Latin letter (never emoji)."""
+    return sum(("\u3400" <= ch <= "\u9fff") or ("\uac00" <= ch <= "\ud7af") for ch in body)
 
 
 def _answer_without_rasa(
@@ -345,13 +364,18 @@ def _ask_rasa(
 
 
 def _for_rasa(places: PlaceIndex, body: str) -> str:
-    """What Rasa is sent: the text, or for a message that only names a place, that place."""
-    found = places.find(body)
+    """What Rasa is sent: the person's words, or for a message that only names a place, that place.
+
+    Rasa reads a message that starts with "/" as an intent with entities: only Puente's own
+    place payload may, never what a person typed ("/restart", "/ask_policy{…}").
+    """
+    words = body.lstrip().lstrip("/").strip() or "?"
+    found = places.find(words)
     if len(found) != 1:
-        return body
-    rest = places.mask(body)
-    if sum(ch.isalpha() for ch in rest) > PLACE_ONLY_LETTERS:
-        return body
+        return words
+    rest = fold(places.mask(words)).split()
+    if not all(word in PLACE_FILLERS for word in rest):
+        return words
     return "/inform_place" + json.dumps({"area": found[0].jurisdiction_id})
 
 
@@ -361,19 +385,20 @@ def _fit_to_channel(
     """The replies as the channel can take them: a long answer's first page, the rest kept for MORE."""
     sms = address.channel == "sms"
     gettext = services.languages.translations(recorded.language).gettext
-    pages = paginate("\n\n".join(outcome.replies), paging.more_prompt(gettext), sms=sms)
+    pages = paging.pages_of(outcome.replies, gettext, sms=sms)
     if len(pages) == 1 and not recorded.had_pages:
         return outcome
+    unpaged = Outcome([pages[0].removesuffix(paging.more_prompt(gettext)).rstrip()], outcome.route)
     if time.monotonic() - started + max(ROUTE_UPDATE_TIMEOUT, OVERRUN) > REPLY_DEADLINE:
-        return outcome  # no time to keep the rest: the whole answer, as Twilio splits it
+        return unpaged  # no time to keep the rest: the first page, without a MORE that could not work
     try:
         with services.database.session(ROUTE_UPDATE_TIMEOUT) as session:
-            replies = paging.first_page(session, recorded.contact_id, outcome.replies, recorded.language,
-                                        gettext, sms=sms)
+            replies = paging.first_page(session, recorded.contact_id, outcome.replies, pages,
+                                        recorded.language)
     except DATABASE_ERRORS as error:
         logger.warning("inbound message %s: the rest of a long answer not kept (%s)",
                        recorded.log_id, type(error).__name__)
-        return outcome
+        return unpaged
     return Outcome(replies, outcome.route)
 
 

@@ -48,9 +48,8 @@ PROCESS_SETTINGS: dict[str, frozenset[str]] = {
     # Everything but the two ports that only the supervisor uses (to start rasa and
     # actions, whose URLs webhooks gets as RASA_URL and ACTIONS_URL).
     "webhooks": frozenset(ENV_VARS) - {"RASA_PORT", "ACTIONS_PORT"},
-    "actions": frozenset(
-        {"DATABASE_URL", "PUENTE_SECRET_KEY", "PUENTE_DEFAULT_LANGUAGE", "LOG_LEVEL", "PUENTE_ENV"}
-    ),
+    # No secret key: no action reads a phone number (people are known to it by pseudonym).
+    "actions": frozenset({"DATABASE_URL", "PUENTE_DEFAULT_LANGUAGE", "LOG_LEVEL", "PUENTE_ENV"}),
     "rasa": frozenset(),
 }
 

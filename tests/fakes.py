@@ -26,6 +26,8 @@ class FakeRasa:
 
     mode: str = "reply"
     hang_seconds: float = 30.0
+    #: When set, the text of every reply (a long answer, to test paging).
+    reply_text: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
@@ -33,7 +35,8 @@ class FakeRasa:
         if self.mode == "empty":
             return []
         language = (payload.get("metadata") or {}).get("language")
-        return [{"recipient_id": payload["sender"], "text": f"fake reply in {language}"}]
+        text = self.reply_text if self.reply_text is not None else f"fake reply in {language}"
+        return [{"recipient_id": payload["sender"], "text": text}]
 
 
 @contextmanager

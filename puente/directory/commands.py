@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from puente.config import load_settings
-from puente.db import Database
+from puente.db import DATABASE_ERRORS, Database
 from puente.directory.schema import DirectoryError
 from puente.directory.store import export_directory, import_directory, load_file
 
@@ -30,10 +30,15 @@ def import_command(file: Path, prune: bool) -> None:
         click.echo(f"directory: {done}/{total} records checked", err=True)
 
     try:
-        with database.session() as session:
+        # No deadline: a large directory takes as long as it takes, with progress shown.
+        with database.session(None) as session:
             report = import_directory(session, load_file(file), prune=prune, progress=progress)
     except DirectoryError as error:
         click.echo(f"puente: {file}: {error}", err=True)
+        sys.exit(1)
+    except DATABASE_ERRORS as error:
+        click.echo(f"puente: the database is unavailable ({type(error).__name__}); nothing was changed",
+                   err=True)
         sys.exit(1)
     finally:
         database.dispose()
@@ -51,7 +56,10 @@ def export_command() -> None:
     settings = load_settings()
     database = Database(settings.database_url)
     try:
-        with database.session() as session:
+        with database.session(None) as session:
             click.echo(export_directory(session), nl=False)
+    except DATABASE_ERRORS as error:
+        click.echo(f"puente: the database is unavailable ({type(error).__name__})", err=True)
+        sys.exit(1)
     finally:
         database.dispose()

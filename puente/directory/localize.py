@@ -8,9 +8,8 @@ other missing language falls back to `en`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 
-import opencc
+from puente.i18n.scripts import convert
 
 #: Puente's language code → the keys to try, in order, and the OpenCC conversion for each.
 _CHAIN: dict[str, tuple[tuple[str, str | None], ...]] = {
@@ -19,14 +18,7 @@ _CHAIN: dict[str, tuple[tuple[str, str | None], ...]] = {
 }
 
 
-@lru_cache(maxsize=4)
-def _converter(config: str) -> opencc.OpenCC:
-    return opencc.OpenCC(config)
-
-
-def convert(text: str, config: str) -> str:
-    """`text` in the other Chinese script (`s2t`: Simplified to Traditional, `t2s` back)."""
-    return str(_converter(config).convert(text))
+__all__ = ["convert", "localized"]
 
 
 def localized(texts: Mapping[str, str] | None, language: str) -> str:

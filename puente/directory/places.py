@@ -95,6 +95,33 @@ class Place:
 
 
 @dataclass(frozen=True)
+class PlaceRecord:
+    """What the index keeps of a jurisdiction: plain values, never a session's ORM object
+    (a rolled-back transaction would expire those under every later message)."""
+
+    id: str
+    name: str
+    kind: str
+    names: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    zip_codes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, j: Jurisdiction) -> PlaceRecord:
+        return cls(j.id, j.name, j.kind, tuple((j.names or {}).values()), tuple(j.aliases or ()),
+                   tuple(j.zip_codes or ()))
+
+
+@dataclass(frozen=True)
+class SiteRecord:
+    """A clinic's site (a school), as the index keeps it."""
+
+    clinic_id: str
+    school_district_id: str
+    site: str
+
+
+@dataclass(frozen=True)
 class _Entry:
     jurisdiction_id: str
     how: str
@@ -106,26 +133,33 @@ class PlaceIndex:
     """Every way the directory's places can be named, folded, ready to match a message."""
 
     def __init__(
-        self, jurisdictions: Iterable[Jurisdiction], clinics: Iterable[LegalClinic], revision: int = 0
+        self,
+        jurisdictions: Iterable[Jurisdiction | PlaceRecord],
+        clinics: Iterable[LegalClinic | SiteRecord],
+        revision: int = 0,
     ) -> None:
         self.revision = revision
-        self.jurisdictions = {j.id: j for j in jurisdictions}
+        self.jurisdictions: dict[str, PlaceRecord] = {
+            j.id: j if isinstance(j, PlaceRecord) else PlaceRecord.of(j) for j in jurisdictions
+        }
+        sites = [c if isinstance(c, SiteRecord) else SiteRecord(c.id, c.school_district_id, c.site)
+                 for c in clinics]
         self._names: dict[str, list[_Entry]] = {}
         self._zips: dict[str, str] = {}
         for j in self.jurisdictions.values():
             self._add(j.name, _Entry(j.id, "name"))
-            for localized in (j.names or {}).values():
+            for localized in j.names:
                 self._add(localized, _Entry(j.id, "name"))
-            for alias in j.aliases or []:
+            for alias in j.aliases:
                 self._add(alias, _Entry(j.id, "alias"))
             for short in _short_forms(j.name):
                 self._add(short, _Entry(j.id, "short"))
-            for code in j.zip_codes or []:
+            for code in j.zip_codes:
                 self._zips[code] = j.id
-        for clinic in clinics:
+        for clinic in sites:
             if clinic.school_district_id in self.jurisdictions:
                 for site in (clinic.site, *_short_forms(clinic.site)):
-                    self._add(site, _Entry(clinic.school_district_id, "site", clinic.id))
+                    self._add(site, _Entry(clinic.school_district_id, "site", clinic.clinic_id))
         # Longest first, so "Santa Rosa City Schools" beats "Santa Rosa" where both fit.
         self._ordered = sorted(self._names, key=len, reverse=True)
         self._latin = [n for n in self._ordered if n.isascii() and len(n) >= FUZZY_MIN_LENGTH]
@@ -156,6 +190,7 @@ class PlaceIndex:
         """Every place `text` names, without overlaps, in the order they appear."""
         folded, positions = fold_with_positions(text)
         taken = [False] * len(folded)
+        shouting = text.upper() == text and any(ch.isalpha() for ch in text)
         found: list[Place] = []
 
         def span(a: int, b: int) -> tuple[int, int]:
@@ -171,7 +206,9 @@ class PlaceIndex:
             while start != -1:
                 end = start + len(name)
                 a, b = span(start, end)
-                entries = [e for e in self._names[name] if e.as_written in (None, text[a:b])]
+                # An acronym counts as written, and not in a message written all in capitals.
+                entries = [e for e in self._names[name]
+                           if e.as_written is None or (e.as_written == text[a:b] and not shouting)]
                 if entries and not any(taken[start:end]) and _bounded(folded, start, end):
                     entry = self._best(entries)
                     found.append(self._place(entry, entry.how, a, b))
@@ -262,7 +299,9 @@ def _zip_info(code: str) -> tuple[str, str] | None:
 
 def load_index(session: Session, revision: int = 0) -> PlaceIndex:
     """The place index for what the directory holds now."""
-    return PlaceIndex(session.scalars(select(Jurisdiction)), session.scalars(select(LegalClinic)), revision)
+    places = [PlaceRecord.of(j) for j in session.scalars(select(Jurisdiction))]
+    sites = [SiteRecord(c.id, c.school_district_id, c.site) for c in session.scalars(select(LegalClinic))]
+    return PlaceIndex(places, sites, revision)
 
 
 _EMPTY = PlaceIndex([], [], revision=-1)

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from puente.i18n import fold
+from puente.i18n.scripts import convert
 
 #: A letter must appear this often in one language's examples, and never in another's, to decide.
 EXCLUSIVE_MIN_COUNT = 2
@@ -87,7 +88,7 @@ class LanguageDetector:
             letters[code] = Counter()
             for text in texts:
                 counts.update(ngrams(text))
-                self._seen.setdefault(fold(text), Counter())[code] += 1
+                self._seen.setdefault(_words_only(text), Counter())[code] += 1
                 letters[code].update(ch for ch in unicodedata.normalize("NFC", text.casefold())
                                      if writing_system(ch))
             if counts:
@@ -133,7 +134,7 @@ class LanguageDetector:
             return owned
         han = [code for code in CHINESE_SCRIPTS if code in candidates]
         if len(han) == 2 and len(candidates) == 2:
-            differs = [code for code in han if _convert(text, CHINESE_SCRIPTS[code]) != text]
+            differs = [code for code in han if convert(text, CHINESE_SCRIPTS[code]) != text]
             if len(differs) == 1:
                 return set(differs)
         return candidates
@@ -154,7 +155,7 @@ class LanguageDetector:
         candidates = self._candidates(text) if rules else set(self._log_p)
         if len(candidates) == 1:
             return Guess(next(iter(candidates)), 1.0, 0.0)
-        seen = self._seen.get(fold(text), Counter()) if rules else Counter()
+        seen = self._seen.get(_words_only(text), Counter()) if rules else Counter()
         seen_here = {code: n for code, n in seen.items() if code in candidates}
         if seen_here:
             ranked_seen = sorted(seen_here.values(), reverse=True)
@@ -173,10 +174,9 @@ class LanguageDetector:
         return Guess(ranked[0], 1.0 / total, runner_up)
 
 
-def _convert(text: str, config: str) -> str:
-    from puente.directory.localize import convert
-
-    return convert(text, config)
+def _words_only(text: str) -> str:
+    """`text` folded, without punctuation or emoji: "hi!" and "hi 😊" are the example "hi"."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())
 
 
 def read_nlu_examples(nlu_dir: Path, pattern: str = "*.yml") -> dict[str, list[str]]:

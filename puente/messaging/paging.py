@@ -39,14 +39,15 @@ def more_prompt(gettext: Callable[[str], str]) -> str:
     return _("Reply MORE for the rest.")
 
 
-def first_page(session: Session, contact_id: int, replies: list[str], language: str,
-               gettext: Callable[[str], str], *, sms: bool) -> list[str]:
-    """The replies to send now: all of them when they fit, else the first page, the rest kept for MORE.
+def pages_of(replies: list[str], gettext: Callable[[str], str], *, sms: bool) -> list[str]:
+    """An answer's replies as the pages the channel takes (one page when they fit)."""
+    return paginate("\n\n".join(r for r in replies if r), more_prompt(gettext), sms=sms)
 
-    A new answer replaces whatever an older one had left.
-    """
-    text = "\n\n".join(r for r in replies if r)
-    pages = paginate(text, more_prompt(gettext), sms=sms)
+
+def first_page(session: Session, contact_id: int, replies: list[str], pages: list[str], language: str
+               ) -> list[str]:
+    """The replies to send now: all of them when they fit (one page), else the first page, the rest
+    kept for MORE. A new answer replaces whatever an older one had left."""
     pending = session.get(PendingPages, contact_id)
     if len(pages) == 1:
         if pending is not None:
@@ -66,7 +67,8 @@ def has_more(session: Session, contact_id: int) -> bool:
 
 def next_page(session: Session, contact_id: int) -> str | None:
     """The next page of the last long answer, or None when nothing (unexpired) is left."""
-    pending = session.get(PendingPages, contact_id)
+    # Locked: two quick MOREs must not both get the same page.
+    pending = session.get(PendingPages, contact_id, with_for_update=True)
     if pending is None:
         return None
     if _aware(pending.expires_at) <= utcnow() or not pending.pages:

@@ -179,3 +179,18 @@ def test_an_oversized_request_is_refused_before_anything_is_read(line: Line) -> 
     response = line.client.post("/twilio/messages", data=form, headers={"X-Twilio-Signature": header})
     assert response.status_code == 413
     assert line.rasa.requests == []
+
+
+def test_a_localized_keyword_is_answered_in_its_language_without_changing_the_persons(line: Line) -> None:
+    assert line.text("hello there, what can you do?", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("AYUDA", PHONE_EN)[1] == [tr("es", HELP_REPLY)]
+    assert line.text("what can you do for me?", PHONE_EN)[1] == ["fake reply in en"]
+    with line.app.extensions["puente"].database.session() as session:
+        assert session.scalars(select(Contact)).one().language == "en"
+
+
+def test_short_messages_and_emoji_decide_nothing(line: Line) -> None:
+    assert line.text("hi!", PHONE_EN)[1] == ["fake reply in en"]  # a first message of two letters
+    assert line.text("gracias 🙏", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("si 👍", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("ok 😊", PHONE_ES)[1] == ["fake reply in en"]  # a new person: the default

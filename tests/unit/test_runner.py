@@ -81,11 +81,12 @@ def test_rasa_gets_none_of_puentes_secrets(settings: Settings) -> None:
     assert "db-password-1" in rasa["TRACKER_STORE_URL"]
 
 
-def test_the_action_server_gets_no_twilio_credentials(settings: Settings) -> None:
+def test_the_action_server_gets_no_twilio_credentials_and_no_secret_key(settings: Settings) -> None:
     actions = specs_env(settings, settings_env(settings))["actions"]
-    assert not set(actions) & TWILIO_CREDENTIALS
-    assert settings.twilio_auth_token not in "\n".join(actions.values())
-    assert actions["PUENTE_SECRET_KEY"] == settings.secret_key
+    assert not set(actions) & (TWILIO_CREDENTIALS | {"PUENTE_SECRET_KEY"})
+    everything = "\n".join(actions.values())
+    assert settings.twilio_auth_token not in everything and settings.secret_key not in everything
+    assert actions["DATABASE_URL"] == settings.database_url
 
 
 def test_children_keep_only_the_basics_of_the_shell(settings: Settings) -> None:

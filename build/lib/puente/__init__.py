@@ -1,1 +1,0 @@
-"""Puente core: shared by the webhooks, the action server and the worker."""

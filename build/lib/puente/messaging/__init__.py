@@ -1,1 +1,0 @@
-"""Messaging: compliance keywords, TwiML rendering, and (later) the one outbound sender."""
