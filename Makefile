@@ -100,7 +100,7 @@ migrate: env
 train: $(MODEL)
 
 $(MODEL): $(BOT_FILES) | $(RASA_VENV)/.installed
-	@echo "train: bot/ or nlu_data/ changed (or no model yet): training $(MODEL), about a minute or two"
+	@echo "train: bot/ or nlu_data/ changed (or no model yet): training $(MODEL), about three minutes"
 	@start=$$(date +%s); \
 	$(RASA_ENV) $(RASA) train --config bot/config.yml --domain bot/domain --data nlu_data \
 	  --out models --fixed-model-name puente; \
