@@ -20,10 +20,6 @@ from puente.directory.models import Coalition, CoalitionServes, Hearing, Jurisdi
 from puente.directory.schema import HearingStatus, JurisdictionKind, PolicyStatus
 from puente.models import utcnow
 
-#: How many of a kind one answer lists before it says there are more.
-MAX_LISTED = 5
-
-
 T = TypeVar("T")
 
 

@@ -327,6 +327,18 @@ class PlaceCache:
         """The index as last loaded (empty before the first load), without touching the database."""
         return self._index or _EMPTY
 
+    def _stale(self) -> bool:
+        return self._index is None or time.monotonic() - self._checked >= self.recheck
+
+    def _refresh(self, session: Session) -> None:
+        """Read the revision in `session`; reload the index if an import changed it. Lock held."""
+        from puente.directory.store import current_revision
+
+        revision = current_revision(session)
+        if self._index is None or self._index.revision != revision:
+            self._index = load_index(session, revision)
+        self._checked = time.monotonic()
+
     def index_in(self, session: Session) -> PlaceIndex:
         """The current index, checked (and reloaded if an import changed it) in the caller's session.
 
@@ -334,31 +346,21 @@ class PlaceCache:
         transaction, so the directory never adds a wait of its own to a reply.
         """
         with self._lock:
-            if self._index is None or time.monotonic() - self._checked >= self.recheck:
-                from puente.directory.store import current_revision
+            if self._stale():
+                self._refresh(session)
+            return self.last()
 
-                revision = current_revision(session)
-                if self._index is None or self._index.revision != revision:
-                    self._index = load_index(session, revision)
-                self._checked = time.monotonic()
-            return self._index
+    def index(self) -> PlaceIndex:
+        """The current index, checked in a session of its own that waits `timeout` s at most.
 
-    def index(self, timeout: float | None = None) -> PlaceIndex:
-        """The current index; reading the revision (and reloading) waits `timeout` s at most."""
-        wait = self.timeout if timeout is None else max(0.01, min(self.timeout, timeout))
+        While the database fails, the places as last loaded (none, at first).
+        """
         with self._lock:
-            if self._index is None or time.monotonic() - self._checked >= self.recheck:
-                from puente.directory.store import current_revision
-
+            if self._stale():
                 try:
-                    with self.database.session(wait) as session:
-                        revision = current_revision(session)
-                        if self._index is None or self._index.revision != revision:
-                            self._index = load_index(session, revision)
+                    with self.database.session(self.timeout) as session:
+                        self._refresh(session)
                 except DATABASE_ERRORS as error:
-                    # The places known so far (none, at first) until the database is back.
                     logger.warning("directory unavailable (%s): places as last loaded", type(error).__name__)
-                    if self._index is None:
-                        self._index = PlaceIndex([], [], revision=-1)
-                self._checked = time.monotonic()
-            return self._index
+                    self._checked = time.monotonic()
+            return self.last()

@@ -268,9 +268,8 @@ def enforcement_answer(reader: Reader, directory: Directory, place_id: str | Non
     if lines:
         numbers = "; ".join(f"{c.name}: {c.rapid_response_phone}" for c in lines)
         return _lines([_("Call the rapid response line now: %(lines)s.") % {"lines": numbers}, rights])
-    if place_id and directory.get(place_id) is not None:
-        place = directory.get(place_id)
-        assert place is not None
+    place = directory.get(place_id) if place_id else None
+    if place is not None:
         return _lines([
             _("I have no rapid response line on record for %(place)s.") % {"place": reader.name(place)},
             rights, ask_coalition(reader, directory, place),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from puente.db import as_utc
 from puente.directory.models import MODELS, CoalitionServes, DirectoryRevision, Jurisdiction
 from puente.directory.schema import (
     DEFAULT_REMINDERS,
@@ -104,11 +105,6 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes: they were stored in UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _row_values(section: str, record: dict[str, Any]) -> dict[str, Any]:
     """A validated file record as the columns of its table."""
     references = ("within", "jurisdiction", "serves", "school_district")
@@ -122,7 +118,7 @@ def _row_values(section: str, record: dict[str, Any]) -> dict[str, Any]:
         values["school_district_id"] = record["school_district"]
     elif section == "hearings":
         values |= {"jurisdiction_id": record["jurisdiction"],
-                   "starts_at": _utc(datetime.fromisoformat(record["starts_at"]))}
+                   "starts_at": as_utc(datetime.fromisoformat(record["starts_at"]))}
     return values
 
 
@@ -146,7 +142,7 @@ def _record(section: str, row: Any, serves: list[str] | None = None, timezone: s
         return {"id": row.id, "name": row.name, "school_district": row.school_district_id, "site": row.site,
                 "address": row.address, "schedule": row.schedule or {}, "services": row.services or [],
                 "open_to": row.open_to or {}, "phone": row.phone, "languages": row.languages or []}
-    starts_at = _utc(row.starts_at).astimezone(ZoneInfo(timezone or DEFAULT_TIMEZONE))
+    starts_at = as_utc(row.starts_at).astimezone(ZoneInfo(timezone or DEFAULT_TIMEZONE))
     return {"id": row.id, "jurisdiction": row.jurisdiction_id, "body": row.body, "title": row.title,
             "starts_at": starts_at.isoformat(), "location": row.location, "topics": row.topics or [],
             "status": row.status, "reminders": row.reminders or list(DEFAULT_REMINDERS)}
@@ -154,7 +150,7 @@ def _record(section: str, row: Any, serves: list[str] | None = None, timezone: s
 
 def _comparable(section: str, record: dict[str, Any]) -> dict[str, Any]:
     if section == "hearings" and record.get("starts_at"):
-        instant = _utc(datetime.fromisoformat(record["starts_at"]))
+        instant = as_utc(datetime.fromisoformat(record["starts_at"]))
         return record | {"starts_at": instant.isoformat()}
     return record
 

@@ -10,12 +10,12 @@ person's words, and for an hour at most.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from puente.db import Base
+from puente.db import Base, as_utc
 from puente.messaging.segments import paginate
 from puente.models import utcnow
 
@@ -62,7 +62,7 @@ def first_page(session: Session, contact_id: int, replies: list[str], pages: lis
 
 def has_more(session: Session, contact_id: int) -> bool:
     pending = session.get(PendingPages, contact_id)
-    return pending is not None and _aware(pending.expires_at) > utcnow() and bool(pending.pages)
+    return pending is not None and as_utc(pending.expires_at) > utcnow() and bool(pending.pages)
 
 
 def next_page(session: Session, contact_id: int) -> str | None:
@@ -71,7 +71,7 @@ def next_page(session: Session, contact_id: int) -> str | None:
     pending = session.get(PendingPages, contact_id, with_for_update=True)
     if pending is None:
         return None
-    if _aware(pending.expires_at) <= utcnow() or not pending.pages:
+    if as_utc(pending.expires_at) <= utcnow() or not pending.pages:
         session.delete(pending)
         return None
     page, rest = pending.pages[0], pending.pages[1:]
@@ -80,8 +80,3 @@ def next_page(session: Session, contact_id: int) -> str | None:
     else:
         session.delete(pending)
     return page
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes: they were stored in UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from puente.config import Settings
+from puente.db import Database
 from puente.migrate import upgrade
 from puente.simulator import inbound_form, new_message_sid, sign
 from tests.conftest import make_settings
@@ -80,3 +82,17 @@ def line(database_url: str, fake_rasa: FakeRasa, var_dir: Path) -> Iterator[Line
     yield Line(app, app.test_client(), settings, fake_rasa, apps)
     for each in apps:
         each.extensions["puente"].database.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database (SQLite and PostgreSQL, through `database_url`)."""
+    upgrade(database_url)
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back UTC times without their zone."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -10,25 +9,12 @@ from sqlalchemy import select
 
 from puente import contacts
 from puente.db import Database
-from puente.migrate import upgrade
 from puente.models import Contact
 from puente.privacy import Vault, parse_address
 from tests.conftest import PHONE_ES
+from tests.integration.conftest import utc
 
 SPOOLED_AT = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back UTC times without their zone."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
-    db = Database(database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

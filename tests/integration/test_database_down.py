@@ -27,7 +27,7 @@ from puente.models import Contact, InboundMessage
 from puente.services import Services
 from tests.conftest import PHONE_EN, PHONE_ES, PHONE_WA, make_settings
 from tests.fakes import FakeRasa, serve_fake_rasa
-from tests.integration.conftest import Line
+from tests.integration.conftest import Line, utc
 from tests.integration.proxy import Mode, TcpProxy, proxy_to
 from tests.integration.test_inbound import FALLBACK, HELP_REPLY, OPTED_OUT_REPLY, STOP_REPLY, tr
 from webhooks import create_app
@@ -153,10 +153,6 @@ def timed_text(line: Line, body: str, sender: str) -> tuple[list[str], float]:
     assert status == 200
     print(f"{body!r}: {elapsed:.2f} s")  # shown with -s: the measured reply times
     return replies, elapsed
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def contact_of(line: Line, phone: str) -> Contact:

@@ -23,14 +23,6 @@ from puente.migrate import upgrade
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "places.yaml"
 
 
-@pytest.fixture
-def database(database_url: str) -> Any:
-    upgrade(database_url)
-    db = Database(database_url)
-    yield db
-    db.dispose()
-
-
 def fixture_data() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(FIXTURE.read_text())
     return data

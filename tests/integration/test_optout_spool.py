@@ -6,7 +6,6 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,27 +15,14 @@ from sqlalchemy import select
 from puente import contacts
 from puente.db import DATABASE_ERRORS, Database, DatabaseTimeout
 from puente.i18n import registry
-from puente.migrate import upgrade
 from puente.models import Contact
 from puente.optout_spool import OptOutSpool, SpooledOptOut
 from puente.privacy import Vault, parse_address
 from tests.conftest import PHONE_EN, PHONE_ES
+from tests.integration.conftest import utc
 
 VAULT = Vault(b"k" * 48)
 AT = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back UTC times without their zone."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
-    db = Database(database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture
