@@ -9,7 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, services, translator
-from puente.contacts import set_language_by_pseudonym
+from puente.alerts.subscriptions import set_language
+from puente.contacts import find_by_pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,12 @@ class ActionSwitchLanguage(Action):
                 % {"languages": services().languages.menu()}
             )
             return []
-        if not set_language_by_pseudonym(services().database, tracker.sender_id, target):
-            logger.info("language switch for a sender with no contact record (a test session)")
+        with services().database.session() as session:
+            contact = find_by_pseudonym(session, tracker.sender_id)
+            if contact is None:
+                logger.info("language switch for a sender with no contact record (a test session)")
+            else:
+                set_language(session, contact, target, chosen=True)
         _ = translator(target)
         dispatcher.utter_message(text=_("OK, I'll write to you in English from now on."))
         return []

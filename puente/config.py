@@ -67,10 +67,18 @@ class Settings:
     project_root: Path = field(default=PROJECT_ROOT)
     #: Where local state lives (PUENTE_VAR_DIR); `var/` in the project root when unset.
     state_dir: str = ""
+    #: Who runs the line and how to reach a person: said in every HELP answer.
+    support_contact: str = ""
+    #: Twilio's own opt-out handling answers its English keywords: Puente then only records them.
+    twilio_answers_keywords: bool = False
+    #: Conversation data older than this many days is purged.
+    retention_days: int = 30
 
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):
             raise ConfigError(f"PUENTE_ENV={self.env!r} is neither development nor production")
+        if self.retention_days < 1:
+            raise ConfigError(f"RETENTION_DAYS={self.retention_days} must be at least 1")
         # Derived defaults: the Rasa and action server URLs follow their ports.
         if not self.rasa_url:
             object.__setattr__(self, "rasa_url", f"http://127.0.0.1:{self.rasa_port}")
@@ -176,7 +184,22 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "LOG_LEVEL": ("log_level", str),
     "PUENTE_ENV": ("env", str),
     "PUENTE_VAR_DIR": ("state_dir", str),
+    "PUENTE_SUPPORT_CONTACT": ("support_contact", str),
+    "TWILIO_ANSWERS_KEYWORDS": ("twilio_answers_keywords", bool),
+    "RETENTION_DAYS": ("retention_days", int),
 }
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
+
+
+def _parse(kind: type, raw: str) -> Any:
+    if kind is bool:
+        try:
+            return _BOOLEANS[raw.strip().lower()]
+        except KeyError:
+            raise ValueError(raw) from None
+    return kind(raw)
 
 
 def env_file_path() -> Path:
@@ -198,7 +221,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         if raw is None or raw == "":
             continue
         try:
-            kwargs[attr] = kind(raw)
+            kwargs[attr] = _parse(kind, raw)
         except ValueError:
             shown = "***" if attr in SECRET_FIELDS else mask_url(raw) if attr in URL_FIELDS else raw
             raise ConfigError(f"{name}={shown!r} is not a valid {kind.__name__}") from None

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from puente.db import Database
-from puente.models import Contact, utcnow
+from puente.models import Contact, ContactChannel, utcnow
 from puente.privacy import Address, Vault, new_pseudonym
 
 
@@ -47,6 +46,7 @@ def get_or_create_contact(
     contact.channel = address.channel
     contact.last_inbound_at = utcnow()
     session.flush()
+    record_channel(session, contact, address.channel, contact.last_inbound_at)
     return contact, is_new
 
 
@@ -87,12 +87,15 @@ def opt_out_by_hash(session: Session, phone_hash: str, language: str, at: dateti
     return False
 
 
-def set_language_by_pseudonym(database: Database, pseudonym: str, language: str) -> bool:
-    """Record a language the person chose; the action server knows them only by pseudonym."""
-    with database.session() as session:
-        contact = session.scalars(select(Contact).where(Contact.pseudonym == pseudonym)).first()
-        if contact is None:
-            return False
-        contact.language = language
-        contact.language_source = "chosen"
-        return True
+def find_by_pseudonym(session: Session, pseudonym: str) -> Contact | None:
+    """The contact Rasa knows as `pseudonym` (the action server knows people by no other name)."""
+    return session.scalars(select(Contact).where(Contact.pseudonym == pseudonym)).first()
+
+
+def record_channel(session: Session, contact: Contact, channel: str, at: datetime) -> None:
+    """When the person last wrote on `channel` (WhatsApp's 24-hour window starts there)."""
+    row = session.get(ContactChannel, (contact.id, channel))
+    if row is None:
+        session.add(ContactChannel(contact_id=contact.id, channel=channel, last_inbound_at=at))
+    else:
+        row.last_inbound_at = at

@@ -24,12 +24,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from puente import contacts
+from puente import contacts, questions
+from puente.alerts import signup, subscriptions
+from puente.alerts.erase import erase
 from puente.assistant import CONNECT_TIMEOUT as RASA_CONNECT_TIMEOUT
 from puente.assistant import AssistantUnavailable
 from puente.db import DATABASE_ERRORS, OVERRUN
@@ -66,6 +70,12 @@ PLACE_FILLERS = frozenset({
     "에", "에서", "요", "이요", "살아요", "사는데", "는요", "은요",
 })
 
+#: The open questions the conversation itself asks (sign-up questions are puente.alerts.signup's).
+STOP_QUESTION, DELETE_QUESTION = "confirm_stop", "confirm_delete"
+STOP_QUESTION_OPEN = timedelta(minutes=10)
+#: A second DELETE word within this long erases (CONTRACTS.md rule 3).
+DELETE_QUESTION_OPEN = timedelta(minutes=10)
+
 #: Seconds after a message arrives by which everything its reply waits for has ended:
 #: Twilio waits 15 s, and the rest is for the web server and the network.
 REPLY_DEADLINE = 14.0
@@ -89,6 +99,10 @@ class Route(StrEnum):
     FALLBACK = "fallback"  # Rasa or the action server failed
     DUPLICATE = "duplicate"
     MORE = "more"  # the next page of a long answer
+    ANSWER = "answer"  # an answer to Puente's open question (a sign-up step)
+    STOP_ASKED = "stop_asked"  # a stop word typed without its diacritics: asked before acting
+    DELETE_ASKED = "delete_asked"  # the first DELETE: asked to confirm
+    ERASED = "erased"  # the person was erased (the log entry keeps no link to them)
     DATABASE_DOWN = "database_down"  # the fallback, without the database (never stored)
     STOP_SPOOLED = "stop_spooled"  # a STOP during an outage, kept in the spool (never stored)
 
@@ -194,14 +208,14 @@ def _record(
                 contact, is_new = contacts.get_or_create_contact(
                     session, services.vault, address, first_language
                 )
-                language, contact.language = _language_for(services, contact, is_new, keyword, guess, body)
-                outcome = _answer_without_rasa(services, contact, language, keyword, body)
-                if outcome.route is Route.RASA and keyword is not None and keyword.kind == "more":
-                    # MORE, while a long answer has more to give (else it is an ordinary word).
-                    page = paging.next_page(session, contact.id)
-                    outcome = Outcome([page], Route.MORE) if page is not None else outcome
-                if outcome.route in (Route.STOP, Route.START):
-                    contacts.set_opted_out(contact, outcome.route is Route.STOP)
+                language, new_language = _language_for(services, contact, is_new, keyword, guess, body)
+                if new_language != contact.language:
+                    subscriptions.set_language(session, contact, new_language)
+                turn = _Turn(services, session, contact, address, language, keyword, body, places)
+                outcome = _decide(turn)
+                if outcome.route is Route.ERASED:
+                    log.contact_id, log.language, log.route = None, None, outcome.route
+                    return _Recorded(outcome, log.id, 0, "", language, False, places)
                 log.contact_id, log.language, log.route = contact.id, language, outcome.route
                 had_pages = outcome.route is Route.RASA and paging.has_more(session, contact.id)
                 return _Recorded(outcome, log.id, contact.id, contact.pseudonym, language, had_pages, places)
@@ -276,30 +290,121 @@ def _wide_letters(body: str) -> int:
     return sum(("\u3400" <= ch <= "\u9fff") or ("\uac00" <= ch <= "\ud7af") for ch in body)
 
 
-def _answer_without_rasa(
-    services: Services, contact: Contact, language: str, keyword: KeywordMatch | None, body: str
-) -> Outcome:
-    """The reply when the message needs no assistant; route "rasa" when it does."""
-    _ = services.languages.translations(language).gettext
-    opted_out = contact.opted_out_at is not None
+@dataclass(frozen=True)
+class _Turn:
+    """One message, inside its transaction: everything deciding its answer needs."""
+
+    services: Services
+    session: Session
+    contact: Contact
+    address: Address
+    language: str
+    keyword: KeywordMatch | None
+    body: str
+    places: PlaceIndex
+
+    def gettext(self, message: str) -> str:
+        return self.services.languages.translations(self.language).gettext(message)
+
+    @property
+    def twilio_answered(self) -> bool:
+        """Twilio's own opt-out handling has answered this word already: say nothing more."""
+        return (self.keyword is not None and self.keyword.twilio
+                and self.services.settings.twilio_answers_keywords)
+
+
+def _decide(turn: _Turn) -> Outcome:
+    """What a message means, in the order of CONTRACTS.md ("What a short message means").
+
+    1 a stop word, 2 a help word, 3 a delete word, 4 a start word (or YES) from someone opted
+    out, 5 nothing else for someone opted out, 6 an answer to the open question, 7 MORE, 8 Rasa.
+    Route "rasa" when the assistant must answer.
+    """
+    _ = turn.gettext
+    contact, keyword = turn.contact, turn.keyword
     kind = keyword.kind if keyword else None
-    if kind == "start_if_opted_out":
-        kind = "start" if opted_out else None
-    if kind == "stop":
-        return _stop_answer(services, language)
-    if kind == "start":
+    opted_out = contact.opted_out_at is not None
+    question = questions.open_question(turn.session, contact.id)
+    if kind == "stop" and keyword is not None:
+        if keyword.unsure and not (question is not None and question.kind == STOP_QUESTION):
+            if opted_out:
+                return Outcome([], Route.OPTED_OUT)
+            questions.ask(turn.session, contact.id, STOP_QUESTION, {}, turn.language, STOP_QUESTION_OPEN)
+            return Outcome([_("Do you want to stop all messages from Puente? Reply %(word)s to stop.")
+                            % {"word": keyword.spelled}], Route.STOP_ASKED)
+        return _stop(turn, opted_out)
+    if kind == "help":
+        return Outcome([] if turn.twilio_answered else _help_answer(turn.services, turn.language).replies,
+                       Route.HELP)
+    if kind == "delete" and keyword is not None:
+        confirmed = question is not None and question.kind == DELETE_QUESTION
+        if confirmed or (opted_out and not keyword.unsure):
+            erase(turn.session, turn.services.vault, contact, turn.address.phone)
+            return Outcome([_("Erased: your number, alerts, consent records and messages. Puente keeps only "
+                              "a locked record of your number so no list can sign you up again. Text "
+                              "anytime to start over.")], Route.ERASED)
+        questions.ask(turn.session, contact.id, DELETE_QUESTION, {"word": keyword.spelled}, turn.language,
+                      DELETE_QUESTION_OPEN)
+        return Outcome([_("Reply %(word)s again within 10 minutes to erase your number, alerts and "
+                          "messages from Puente. This can't be undone.") % {"word": keyword.spelled}],
+                       Route.DELETE_ASKED)
+    if opted_out and kind in ("start", "yes"):
+        contacts.set_opted_out(contact, False)
         text = _("Welcome back! You are subscribed to Puente again. "
                  "Text HELP for help or STOP to unsubscribe.")
-        return Outcome([text], Route.START)
-    if kind == "help":
-        return _help_answer(services, language)
+        return Outcome([] if turn.twilio_answered else [text], Route.START)
     if opted_out:
-        text = _("You are unsubscribed from Puente. Text START to get answers again.")
-        return Outcome([text], Route.OPTED_OUT)
-    if not body.strip():
-        text = _("I can only read text. Please write your question in a message.")
-        return Outcome([text], Route.EMPTY)
+        return Outcome([], Route.OPTED_OUT)
+    if kind == "start" and turn.twilio_answered:
+        return Outcome([], Route.START)  # Twilio answered it; to Puente it is just a message
+    if question is not None:
+        answered = _answer_question(turn, question)
+        if answered is not None:
+            return answered
+    if kind == "more":
+        page = paging.next_page(turn.session, contact.id)
+        if page is not None:
+            return Outcome([page], Route.MORE)
+    if not turn.body.strip():
+        return Outcome([_("I can only read text. Please write your question in a message.")], Route.EMPTY)
     return Outcome([], Route.RASA)
+
+
+def _stop(turn: _Turn, already: bool) -> Outcome:
+    """Everything stops (alerts included: they resume with START). One confirmation, nothing after it."""
+    contacts.set_opted_out(turn.contact, True)
+    questions.close(turn.session, turn.contact.id)
+    if already or turn.twilio_answered:
+        return Outcome([], Route.STOP)
+    return _stop_answer(turn.services, turn.language)
+
+
+def _answer_question(turn: _Turn, question: questions.OpenQuestion) -> Outcome | None:
+    """The reply when the message answers the person's open question; None when it does not."""
+    _ = turn.gettext
+    kind = turn.keyword.kind if turn.keyword else None
+    if question.kind == STOP_QUESTION:
+        if kind == "yes":
+            return _stop(turn, False)
+        if kind == "no":
+            questions.close(turn.session, turn.contact.id)
+            return Outcome([_("OK, nothing changed.")], Route.ANSWER)
+        return None
+    if question.kind == DELETE_QUESTION:
+        if kind == "yes":  # YES never confirms an erasure: only the erase word itself does
+            word = str(question.payload.get("word") or "DELETE")
+            text = _("To erase, reply %(word)s. Nothing was erased.") % {"word": word}
+            return Outcome([text], Route.ANSWER)
+        if kind == "no":
+            questions.close(turn.session, turn.contact.id)
+            return Outcome([_("OK, nothing was erased.")], Route.ANSWER)
+        return None
+    if question.kind in signup.SIGNUP_QUESTIONS:
+        alerts = signup.Alerts(turn.session, turn.services.languages, turn.places, turn.contact,
+                               turn.language, turn.address.channel)
+        reply = signup.answer(alerts, question, turn.body, kind, turn.contact.phone_hash)
+        return Outcome([reply], Route.ANSWER) if reply is not None else None
+    return None
 
 
 def _stop_answer(services: Services, language: str, route: Route = Route.STOP) -> Outcome:
@@ -333,7 +438,7 @@ def _answer_without_database(
     the fallback; nobody is told they were unsubscribed unless the spool has it.
     """
     kind = keyword.kind if keyword else None
-    if kind == "stop":
+    if kind == "stop" and keyword is not None and not keyword.unsure:
         entry = SpooledOptOut(services.vault.phone_hash(address.phone), normalize(body), utcnow())
         try:
             services.optout_spool.add(entry)

@@ -11,7 +11,10 @@ from alembic.config import Config
 from puente.config import PROJECT_ROOT, data_dir
 
 #: Every module that defines tables: each capability has its own.
-MODEL_MODULES = ("puente.models", "puente.messaging.paging", "puente.directory.models")
+MODEL_MODULES = (
+    "puente.models", "puente.questions", "puente.messaging.paging", "puente.directory.models",
+    "puente.alerts.models",
+)
 
 
 def import_models() -> None:

@@ -57,3 +57,14 @@ class InboundMessage(Base):
     #: How it was answered: a `puente.conversation.Route`.
     route: Mapped[str] = mapped_column(String(16), default="received")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ContactChannel(Base):
+    """When a person last wrote on each channel: WhatsApp allows free-form messages only within
+    24 hours of it, so sending must know."""
+
+    __tablename__ = "contact_channels"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_inbound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

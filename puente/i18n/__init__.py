@@ -21,7 +21,9 @@ from puente.config import PROJECT_ROOT
 
 DOMAIN = "messages"
 BASE_LANGUAGE = "en"
-KEYWORD_KINDS = ("stop", "start", "help", "start_if_opted_out", "more")
+KEYWORD_KINDS = ("stop", "start", "help", "delete", "yes", "no", "more")
+#: Kinds whose words act on a person's data: typed without their diacritics, they are asked about.
+CAREFUL_KINDS = frozenset({"stop", "delete"})
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
@@ -42,6 +44,8 @@ class Language:
     babel_locale: str  # for Babel's date and number formatting
     aliases: tuple[str, ...] = ()  # what people call it, in any language
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Words that name an alert topic in a message, by topic ("all": every topic).
+    topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def fold(text: str) -> str:
@@ -59,6 +63,11 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+def exact_form(text: str) -> str:
+    """Case-insensitive, but every diacritic kept: "DỪNG" and "dừng" match, "dung" and "Dũng" do not."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", text).casefold().strip())
+
+
 class LanguageRegistry:
     """The supported languages, read from a `locales/` folder."""
 
@@ -69,12 +78,20 @@ class LanguageRegistry:
             raise ValueError(f"{locales_dir} has no {BASE_LANGUAGE}/language.yml")
         # Folded once here, so matching a message is lookups, not re-folding every word.
         self._keywords: dict[str, list[tuple[str, str]]] = {}
+        self._exact: dict[str, list[tuple[str, str]]] = {}
+        self._spelled: dict[tuple[str, str, str], str] = {}
         self._names: dict[str, set[str]] = {}
         for lang in self:
             for kind, words in lang.keywords.items():
                 for word in words:
                     self._keywords.setdefault(fold(word), []).append((kind, lang.code))
+                    self._exact.setdefault(exact_form(word), []).append((kind, lang.code))
+                    self._spelled.setdefault((fold(word), kind, lang.code), word)
             self._names[lang.code] = {fold(n) for n in (lang.name, *lang.aliases)}
+        self._topic_words: dict[str, set[str]] = {}
+        for lang in self:
+            for topic, words in lang.topics.items():
+                self._topic_words.setdefault(topic, set()).update(fold(w) for w in words)
 
     @classmethod
     def load(cls, locales_dir: Path) -> LanguageRegistry:
@@ -95,6 +112,7 @@ class LanguageRegistry:
                     babel_locale=str(data.get("babel_locale", code)),
                     aliases=tuple(str(a) for a in data.get("aliases") or ()),
                     keywords={k: tuple(str(w) for w in v) for k, v in keywords.items()},
+                    topics={k: tuple(str(w) for w in v) for k, v in (data.get("topics") or {}).items()},
                 )
             )
         # English first, then the rest in folder order: the order of the language menu.
@@ -116,6 +134,14 @@ class LanguageRegistry:
         """[(kind, language code)] for a folded keyword, in menu order; [] if it is none."""
         return self._keywords.get(folded_word, [])
 
+    def exact_keyword(self, word: str) -> list[tuple[str, str]]:
+        """[(kind, language code)] for a keyword as written, diacritics and all (see `exact_form`)."""
+        return self._exact.get(word, [])
+
+    def spelled(self, folded_word: str, kind: str, code: str) -> str:
+        """How `code`'s list writes the keyword that folds to `folded_word` ("dung" → "DỪNG")."""
+        return self._spelled.get((folded_word, kind, code), folded_word.upper())
+
     def menu(self) -> str:
         """Every language by its own name, for "which language?"."""
         return ", ".join(lang.name for lang in self)
@@ -125,6 +151,12 @@ class LanguageRegistry:
 
     def gettext(self, code: str | None, message: str) -> str:
         return self.translations(code).gettext(message)
+
+    def find_topics(self, text: str) -> set[str]:
+        """The alert topics named in `text`, by any language's words ("all" when it asks for all)."""
+        folded = fold(text)
+        return {topic for topic, words in self._topic_words.items()
+                if any(_find_word(folded, word) >= 0 for word in words)}
 
     def find_named(self, text: str) -> dict[str, int]:
         """The languages named in `text`, each with where its name last ends."""
