@@ -415,10 +415,13 @@ def _stop_answer(services: Services, language: str, route: Route = Route.STOP) -
 
 
 def _help_answer(services: Services, language: str) -> Outcome:
+    """Who runs the line and how to reach a person (carriers require it), how to stop and erase."""
     _ = services.languages.translations(language).gettext
-    text = _("Puente answers questions about local immigrant-rights policies in "
-             "California. Text STOP to unsubscribe, START to come back. "
-             "Msg & data rates may apply.")
+    text = _("Puente answers questions about local immigrant-rights policies. Text STOP to end, "
+             "DELETE to erase your data. Msg & data rates may apply.")
+    support = services.settings.support_contact.strip()
+    if support:
+        text = _("Puente is run by %(support)s.") % {"support": support} + " " + text
     return Outcome([text], Route.HELP)
 
 

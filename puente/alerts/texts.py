@@ -18,7 +18,8 @@ TOPIC_NAMES = {
     "policy_updates": N_("policy update"),
     "clinics": N_("legal clinic"),
 }
-CHANNEL_NAMES = {"sms": N_("SMS"), "whatsapp": N_("WhatsApp")}
+#: Names, not words: the same in every language.
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
 
 
 def topics(reader: Reader, names: Sequence[str]) -> str:
@@ -35,7 +36,9 @@ def place(reader: Reader, session: Session, jurisdiction_id: str) -> str:
 def consent(reader: Reader, session: Session, languages: LanguageRegistry, plan: Plan) -> str:
     """The exact text a person says YES to (kept in their consent record)."""
     _ = reader.gettext
-    return _("Confirm: %(topics)s alerts for %(place)s by %(channel)s in %(language)s. Urgent "
+    # The channel is the one they are texting on (kept in the consent record): leaving it out
+    # keeps the consent within 3 SMS segments in Spanish and Vietnamese.
+    return _("Confirm: %(topics)s alerts for %(place)s in %(language)s. Urgent "
              "mobilization alerts may come at any hour. Msg & data rates may apply. "
              "Reply YES to confirm.") % _plan_values(reader, session, languages, plan)
 
@@ -55,7 +58,7 @@ def _plan_values(reader: Reader, session: Session, languages: LanguageRegistry, 
     return {
         "topics": topics(reader, plan.topics),
         "place": place(reader, session, plan.jurisdiction_id),
-        "channel": _(CHANNEL_NAMES.get(plan.channel, plan.channel)),
+        "channel": CHANNEL_NAMES.get(plan.channel, plan.channel),
         "language": languages.get(plan.language).name,
     }
 
