@@ -16,11 +16,10 @@ from tests.integration.conftest import WEBHOOK_URL, Line
 
 STOP_REPLY = "You are unsubscribed from Puente and will get no more messages. Text START to come back."
 HELP_REPLY = (
-    "Puente answers questions about local immigrant-rights policies in California. "
-    "Text STOP to unsubscribe, START to come back. Msg & data rates may apply."
+    "Puente answers questions about local immigrant-rights policies. Text STOP to end, "
+    "DELETE to erase your data. Msg & data rates may apply."
 )
 START_REPLY = "Welcome back! You are subscribed to Puente again. Text HELP for help or STOP to unsubscribe."
-OPTED_OUT_REPLY = "You are unsubscribed from Puente. Text START to get answers again."
 FALLBACK = "Sorry, Puente can't answer right now. Please try again in a few minutes."
 
 
@@ -82,7 +81,9 @@ def test_whatsapp_sender_is_one_contact_on_the_whatsapp_channel(line: Line) -> N
 def test_stop_help_start_in_english_and_spanish(line: Line) -> None:
     assert line.text("hola", PHONE_ES)[1] == ["fake reply in es"]
     assert line.text("PARAR", PHONE_ES)[1] == [tr("es", STOP_REPLY)]
-    assert line.text("¿como estas?", PHONE_ES)[1] == [tr("es", OPTED_OUT_REPLY)]
+    # After STOP: no reply at all, but to START, HELP and DELETE (as Twilio does for its words).
+    assert line.text("¿como estas?", PHONE_ES)[1] == []
+    assert line.text("PARAR", PHONE_ES)[1] == []  # one confirmation, and nothing after it
     assert line.text("Ayuda", PHONE_ES)[1] == [tr("es", HELP_REPLY)]
     assert line.text("start", PHONE_ES)[1] == [tr("es", START_REPLY)]
     assert line.text("hola otra vez", PHONE_ES)[1] == ["fake reply in es"]
@@ -90,8 +91,9 @@ def test_stop_help_start_in_english_and_spanish(line: Line) -> None:
     assert line.text(" Stop! ", PHONE_EN)[1] == [STOP_REPLY]
     assert line.text("YES", PHONE_EN)[1] == [START_REPLY]  # YES opts back in only the opted out
     assert line.text("YES", PHONE_EN)[1] == ["fake reply in en"]  # otherwise it is an answer
+    assert line.text("START", PHONE_EN)[1] == ["fake reply in en"]  # to someone who never stopped: a message
     assert line.text("please don't stop", PHONE_EN)[1] == ["fake reply in en"]
-    assert len(line.rasa.requests) == 4
+    assert len(line.rasa.requests) == 5
 
 
 def test_opt_out_is_recorded_without_the_number(line: Line) -> None:

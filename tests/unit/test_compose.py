@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 from puente.config import ENV_VARS, PROJECT_ROOT, Settings
 from puente.runner import MODEL_PATH, PROCESS_SETTINGS, tracker_store_url
 
-ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": "", "PUENTE_SECRET_KEY": "k" * 48, "TWILIO_AUTH_TOKEN": "token"}
+ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": "", "PUENTE_SECRET_KEY": "k" * 48, "TWILIO_AUTH_TOKEN": "token",
+       "PUENTE_SUPPORT_CONTACT": "Kern Coalition, (661) 555-0190"}
 
 
 @contextmanager
@@ -101,6 +102,9 @@ def test_a_missing_secret_key_or_auth_token_stops_compose_with_a_message() -> No
     with without("TWILIO_AUTH_TOKEN"), pytest.raises(AssertionError, match="TWILIO_AUTH_TOKEN"):
         env_of("webhooks")
     with without("PUENTE_SECRET_KEY"), pytest.raises(AssertionError, match="PUENTE_SECRET_KEY"):
+        env_of("webhooks")
+    # Carriers require HELP to name who runs the line: a production deployment must say.
+    with without("PUENTE_SUPPORT_CONTACT"), pytest.raises(AssertionError, match="PUENTE_SUPPORT_CONTACT"):
         env_of("webhooks")
 
 

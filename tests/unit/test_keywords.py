@@ -23,7 +23,21 @@ from puente.messaging.keywords import match_keyword
         ("optout", "stop", "en", True),
         ("START", "start", "en", True),
         ("unstop", "start", "en", True),
-        ("yes", "start_if_opted_out", "en", True),
+        ("yes", "yes", "en", True),
+        ("DELETE", "delete", "en", True),
+        ("borrar", "delete", "es", False),
+        ("删除", "delete", "zh_Hans", False),
+        ("刪除", "delete", "zh_Hant", False),
+        ("XÓA", "delete", "vi", False),
+        ("xoá", "delete", "vi", False),
+        ("Burahin", "delete", "tl", False),
+        ("삭제", "delete", "ko", False),
+        ("Sí", "yes", "es", False),
+        ("si", "yes", "es", False),
+        ("co", "yes", "vi", False),
+        ("OO", "yes", "tl", False),
+        ("네", "yes", "ko", False),
+        ("是", "yes", "zh_Hans", False),
         ("HELP", "help", "en", True),
         ("info?", "help", "en", True),
         ("PARAR", "stop", "es", False),
@@ -37,7 +51,7 @@ from puente.messaging.keywords import match_keyword
         ("退訂", "stop", "zh_Hant", False),
         ("帮助", "help", "zh_Hans", False),
         ("DỪNG", "stop", "vi", False),
-        ("dung", "stop", "vi", False),
+        ("dừng", "stop", "vi", False),
         ("TULONG", "help", "tl", False),
         ("중지", "stop", "ko", False),
         ("도움말", "help", "ko", False),
@@ -82,3 +96,36 @@ def test_no_word_means_two_things() -> None:
                     f"{word!r}: {seen.get(key)} and {language.code}/{kind}"
                 )
                 seen[key] = (language.code, kind)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"), [("dung", "stop"), ("DUNG", "stop"), ("ngung", "stop"), ("xoa", "delete")]
+)
+def test_a_stop_or_erase_word_typed_without_its_diacritics_is_unsure(body: str, kind: str) -> None:
+    """"dung" is DỪNG, or "dùng" (to use), or the name Dũng: Puente asks before acting."""
+    found = match_keyword(body, registry())
+    assert found is not None and (found.kind, found.unsure) == (kind, True)
+    assert found.spelled in ("DỪNG", "NGỪNG", "XÓA", "XOÁ")
+
+
+@pytest.mark.parametrize("body", ["Dũng", "dùng", "Xoa̋", "xõa"])
+def test_other_diacritics_are_other_words(body: str) -> None:
+    assert match_keyword(body, registry()) is None
+
+
+def test_words_typed_as_listed_are_sure_and_confirmations_fold() -> None:
+    for body in ("DỪNG", "dừng", "XÓA", "STOP", "BORRAR"):
+        found = match_keyword(body, registry())
+        assert found is not None and not found.unsure, body
+    for body, kind in (("co", "yes"), ("si", "yes"), ("khong", "no"), ("mas", "more")):
+        found = match_keyword(body, registry())
+        assert found is not None and (found.kind, found.unsure) == (kind, False), body
+
+
+def test_twilio_words_are_marked() -> None:
+    for body in ("STOP", "unsubscribe", "START", "yes", "HELP", "info"):
+        found = match_keyword(body, registry())
+        assert found is not None and found.twilio, body
+    for body in ("PARAR", "DELETE", "NO", "MORE"):
+        found = match_keyword(body, registry())
+        assert found is not None and not found.twilio, body
