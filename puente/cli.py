@@ -29,6 +29,9 @@ def env_init() -> None:
         click.echo(f"Wrote {', '.join(added)} to {path} (local development values; keep the file private).")
     else:
         click.echo(f"{path}: secrets already set.")
+    if not load_settings().support_contact.strip():
+        click.echo(f"Set PUENTE_SUPPORT_CONTACT in {path}: who runs the line and how to reach a person, "
+                   "said in every HELP answer (carriers require it).")
 
 
 @cli.group()
