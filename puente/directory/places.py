@@ -60,7 +60,10 @@ def fold_with_positions(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     positions: list[int] = []
     for index, ch in enumerate(text):
-        for part in unicodedata.normalize("NFKD", ch):
+        # A Hangul syllable stays whole: decomposed into its letters, "프레즈노" would not end at a
+        # letter boundary in "프레즈노로" (Fresno + a particle), and "커" would match inside "컨".
+        parts = ch if "\uac00" <= ch <= "\ud7a3" else unicodedata.normalize("NFKD", ch)
+        for part in parts:
             if unicodedata.combining(part):
                 continue
             category = unicodedata.category(part)

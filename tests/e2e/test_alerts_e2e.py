@@ -30,6 +30,7 @@ STOPPED = "You are unsubscribed from Puente and will get no more messages. Text 
 WELCOME_BACK = "Welcome back! You are subscribed to Puente again. Text HELP for help or STOP to unsubscribe."
 CONSENT = ("Confirm: %(topics)s alerts for %(place)s in %(language)s. Urgent mobilization alerts may come at "
            "any hour. Msg & data rates may apply. Reply YES to confirm.")
+SIGNED_UP = 'Done! You\'ll get %(topics)s alerts for %(place)s. Text "my alerts" to see them, STOP to end.'
 ASK_DELETE = ("Reply %(word)s again within 10 minutes to erase your number, alerts and messages from Puente. "
               "This can't be undone.")
 ERASED = ("Erased: your number, alerts, consent records and messages. Puente keeps only a locked record of "
@@ -134,7 +135,8 @@ def test_alerts_with_consent_the_person_controls(
     assert only(text_line, person.subscribe, phone, wa) == consent(
         language, topic_list(core, language, "hearings", "mobilization"), kern)
     assert plan(core, phone) == []  # nothing before their YES
-    assert only(text_line, person.yes, phone, wa).startswith(tr(language, "Done! You'll get %(topics)s")[:3])
+    assert only(text_line, person.yes, phone, wa) == tr(language, SIGNED_UP) % {
+        "topics": topic_list(core, language, "hearings", "mobilization"), "place": kern}
     assert plan(core, phone) == [("hearings", "ca-kern-county", channel, language),
                                  ("mobilization", "ca-kern-county", channel, language)]
     with core.database.session() as session:

@@ -96,3 +96,9 @@ def test_mask_removes_place_names_for_language_detection(index: PlaceIndex) -> N
 def test_fold_drops_case_accents_and_punctuation() -> None:
     assert fold("¡San José, CA!") == "san jose ca"
     assert fold("Quận  Kern") == "quan kern"
+
+
+def test_a_korean_place_name_is_found_with_a_particle_glued_to_it(index: PlaceIndex) -> None:
+    """Hangul syllables stay whole: "산타로사로" is Santa Rosa + 로, and "커" is not inside "컨"."""
+    assert [p.jurisdiction_id for p in index.find("지역을 산타로사로 바꿔주세요")] == ["ca-santa-rosa"]
+    assert [p.jurisdiction_id for p in index.find("컨 카운티에서 공청회 있어요?")] == ["ca-kern-county"]
