@@ -72,7 +72,7 @@ def answer_for(
     text = (tracker.latest_message or {}).get("text") or ""
     if action.intent == tracker.get_intent_of_latest_message() and not text.startswith("/"):
         # A new question: the kinds it names, remembered for a follow-up that only names a place.
-        kinds = [str(k) for k in kinds_asked(text)]
+        kinds = [str(k) for k in kinds_asked(text, services().languages)]
         events.append(SlotSet(KINDS, kinds))
     else:
         kinds = list(tracker.get_slot(KINDS) or [])

@@ -59,16 +59,6 @@ NEW_CONTACT_TOP_TWO = 0.9
 NEW_CONTACT_MIN_LETTERS = 4
 SWITCH_CONFIDENCE = 0.95
 SWITCH_MIN_LETTERS = 12
-#: What may stand beside a place name in a message that only names a place ("en Santa Rosa",
-#: "I live in Modesto", "ở Westminster", "我住在圣罗莎", "산타로사요"), folded. Anything else
-#: ("Kern ICE", "圣罗莎诊所") is a question: Rasa reads it whole.
-PLACE_FILLERS = frozenset({
-    "i", "im", "live", "in", "at", "near", "from", "the", "my", "zip", "code", "is", "what", "about", "and",
-    "en", "de", "del", "la", "el", "vivo", "estoy", "soy", "y", "sa", "po", "taga", "nasa", "ako", "nakatira",
-    "o", "tai", "toi", "song", "va", "con",
-    "在", "住在", "我在", "我住在", "我住", "喺", "我喺",
-    "에", "에서", "요", "이요", "살아요", "사는데", "는요", "은요",
-})
 
 #: The open questions the conversation itself asks (sign-up questions are puente.alerts.signup's).
 STOP_QUESTION, DELETE_QUESTION = "confirm_stop", "confirm_delete"
@@ -165,7 +155,7 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
 
     outcome, language = recorded.outcome, recorded.language
     if outcome.route is Route.RASA:
-        text = _for_rasa(recorded.places, body)
+        text = _for_rasa(recorded.places, services.languages.place_fillers, body)
         outcome = _ask_rasa(services, recorded.pseudonym, text, language, address, started)
         if outcome.route is not Route.RASA:
             _record_route(services, recorded.log_id, outcome.route, started)
@@ -471,7 +461,7 @@ def _ask_rasa(
     return Outcome(replies, Route.RASA)
 
 
-def _for_rasa(places: PlaceIndex, body: str) -> str:
+def _for_rasa(places: PlaceIndex, fillers: frozenset[str], body: str) -> str:
     """What Rasa is sent: the person's words, or for a message that only names a place, that place.
 
     Rasa reads a message that starts with "/" as an intent with entities: only Puente's own
@@ -481,8 +471,11 @@ def _for_rasa(places: PlaceIndex, body: str) -> str:
     found = places.find(words)
     if len(found) != 1:
         return words
+    # What may stand beside the place ("en Santa Rosa", "I live in Modesto", "ở Westminster",
+    # "我住在圣罗莎"): each language's `place_fillers`. Anything else ("Kern ICE", "圣罗莎诊所")
+    # makes it a question: Rasa reads it whole.
     rest = fold(places.mask(words)).split()
-    if not all(word in PLACE_FILLERS for word in rest):
+    if not all(word in fillers for word in rest):
         return words
     return "/inform_place" + json.dumps({"area": found[0].jurisdiction_id})
 

@@ -1,55 +1,41 @@
 """Which kind of policy a question asks about, from words people use in each language.
 
 "Is Santa Ana a sanctuary city?" asks about sanctuary resolutions; "does the sheriff
-work with ICE?" about law-enforcement policy. No kind word: every kind.
+work with ICE?" about law-enforcement policy. No kind word: every kind. The words are
+each language's `policy_kinds:` in `locales/<code>/language.yml`, all languages' together.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from puente.directory.places import fold
 from puente.directory.schema import PolicyKind
+from puente.i18n import LanguageRegistry
 
-#: The words and phrases (folded) that point to each kind. Han and Hangul are matched inside
-#: words; the rest as whole words. "Sanctuary city" questions mean welcoming resolutions too.
-WORDS_FOR: dict[PolicyKind, tuple[str, ...]] = {
-    PolicyKind.SANCTUARY_RESOLUTION: (
-        "sanctuary", "santuary", "santuario", "santuwaryo", "tru an", "bao ho", "庇护", "庇護",
-        "保护城市", "保護城市", "피난처", "보호도시", "보호 도시", "생추어리",
-    ),
-    PolicyKind.WELCOMING_RESOLUTION: (
-        "welcoming", "welcome city", "bienvenida", "acogedora", "malugod", "chao don", "欢迎", "歡迎",
-        "友好", "환영",
-        # asked as "is X a sanctuary city?"
-        "sanctuary", "santuario", "santuwaryo", "庇护", "庇護",
-    ),
-    PolicyKind.SAFE_SPACE_RESOLUTION: (
-        "safe space", "safe haven", "espacio seguro", "refugio seguro", "school board", "junta escolar",
-        "ligtas na lugar", "khong gian an toan", "安全空间", "安全空間", "安全避风港", "安全避風港",
-        "안전 공간", "안전공간",
-    ),
-    PolicyKind.LAW_ENFORCEMENT_POLICY: (
-        "sheriff", "sherif", "police", "policia", "alguacil", "pulis", "sb 54", "sb54", "values act",
-        "jail", "carcel", "canh sat", "警察", "警长", "警長", "监狱", "監獄", "경찰", "보안관",
-    ),
-    PolicyKind.OFFICE_OF_IMMIGRANT_AFFAIRS: (
-        "office of immigrant", "immigrant affairs", "oficina de asuntos", "asuntos de inmigrantes",
-        "van phong", "移民事务", "移民事務", "이민자 사무",
-    ),
-    PolicyKind.INTEGRATION_PLAN: ("integration plan", "plan de integracion", "融入计划", "融入計劃"),
-    PolicyKind.SANCTUARY_WORKPLACE: (
-        "workplace", "e verify", "everify", "lugar de trabajo", "工作场所", "工作場所", "직장",
-    ),
-}
+
+@lru_cache(maxsize=8)
+def words_for(languages: LanguageRegistry) -> dict[PolicyKind, frozenset[str]]:
+    """The words and phrases (folded) that point to each kind, in the order of `PolicyKind`.
+
+    Han and Hangul are matched inside words; the rest as whole words. Raises ValueError
+    when a language.yml names a kind that is no `PolicyKind`.
+    """
+    known = {str(kind) for kind in PolicyKind}
+    unknown = set(languages.policy_words) - known
+    if unknown:
+        raise ValueError(f"{languages.locales_dir}: unknown policy kinds {sorted(unknown)} in policy_kinds")
+    return {kind: languages.policy_words[kind] for kind in PolicyKind if kind in languages.policy_words}
 
 
 def _is_wide(text: str) -> bool:
     return any("\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in text)
 
 
-def kinds_asked(text: str) -> list[PolicyKind]:
+def kinds_asked(text: str, languages: LanguageRegistry) -> list[PolicyKind]:
     """The policy kinds a question names, in the order of `PolicyKind`; [] for "any kind"."""
     folded = f" {fold(text)} "
     return [
-        kind for kind, words in WORDS_FOR.items()
+        kind for kind, words in words_for(languages).items()
         if any((word in folded) if _is_wide(word) else (f" {word} " in folded) for word in words)
     ]

@@ -1,7 +1,8 @@
 """Languages and translated texts.
 
 A language is a folder under `locales/`: `language.yml` (its name, the names
-people use for it, its compliance keywords) and `LC_MESSAGES/messages.po` (its
+people use for it, its compliance keywords, its words for alert topics, policy kinds
+and what may stand beside a place name) and `LC_MESSAGES/messages.po` (its
 catalog, compiled to `.mo` by `make i18n`). Adding a language adds a folder and
 its NLU data; no code changes.
 """
@@ -46,6 +47,10 @@ class Language:
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Words that name an alert topic in a message, by topic ("all": every topic).
     topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Words that name a kind of policy in a question, by PolicyKind value (checked where they are used).
+    policy_kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Words that may stand beside a place name in a message that only names a place.
+    place_fillers: tuple[str, ...] = ()
 
 
 def fold(text: str) -> str:
@@ -92,6 +97,13 @@ class LanguageRegistry:
         for lang in self:
             for topic, words in lang.topics.items():
                 self._topic_words.setdefault(topic, set()).update(fold(w) for w in words)
+        # Every language's words, together: a Spanish speaker may type "sanctuary".
+        policy_words: dict[str, set[str]] = {}
+        for lang in self:
+            for kind, words in lang.policy_kinds.items():
+                policy_words.setdefault(kind, set()).update(fold(w) for w in words)
+        self.policy_words: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in policy_words.items()}
+        self.place_fillers: frozenset[str] = frozenset(fold(w) for lang in self for w in lang.place_fillers)
 
     @classmethod
     def load(cls, locales_dir: Path) -> LanguageRegistry:
@@ -113,6 +125,10 @@ class LanguageRegistry:
                     aliases=tuple(str(a) for a in data.get("aliases") or ()),
                     keywords={k: tuple(str(w) for w in v) for k, v in keywords.items()},
                     topics={k: tuple(str(w) for w in v) for k, v in (data.get("topics") or {}).items()},
+                    policy_kinds={
+                        str(k): tuple(str(w) for w in v) for k, v in (data.get("policy_kinds") or {}).items()
+                    },
+                    place_fillers=tuple(str(w) for w in data.get("place_fillers") or ()),
                 )
             )
         # English first, then the rest in folder order: the order of the language menu.
