@@ -98,6 +98,44 @@ def keys_rotate(batch_size: int, max_batches: int | None) -> None:
         click.echo("Done: every readable number is under the new key.")
 
 
+@cli.command("purge")
+@click.option("--now", "now_text", default=None, metavar="ISO",
+              help="Purge as of this moment (ISO 8601; UTC when it has no offset). Default: the clock.")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Rows per transaction in the big tables.")
+def purge_command(now_text: str | None, dry_run: bool, batch_size: int) -> None:
+    """Delete conversation data older than RETENTION_DAYS (README, "Data map")."""
+    from datetime import UTC, datetime
+
+    from puente.alerts.erase import TRACKER_TABLE
+    from puente.alerts.retention import purge
+    from puente.db import Database
+
+    settings = load_settings()
+    try:
+        now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(f"{now_text!r} is not an ISO 8601 time", param_hint="--now") from None
+    database = Database(settings.database_url)
+    try:
+        report = purge(database, now, settings.retention_days, dry_run=dry_run, batch_size=batch_size)
+    finally:
+        database.dispose()
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(f"{verb} conversation data from before {report.cutoff.isoformat(timespec='seconds')} "
+               f"(RETENTION_DAYS={settings.retention_days}):")
+    for name, count in report.deleted.items():
+        if name != TRACKER_TABLE:
+            click.echo(f"  {name}: {count}")
+        else:
+            click.echo(f"  {name} (Rasa's tracker): {count if report.tracker else 'no such table yet'}")
+    if report.unlinked:
+        click.echo(f"  inbound_messages unlinked from deleted contacts: {report.unlinked}")
+    if dry_run:
+        click.echo("Dry run: nothing was deleted.")
+
+
 @cli.command()
 @click.option(
     "--log-dir",
