@@ -96,6 +96,8 @@ def test_no_service_gets_the_whole_env_file_and_each_gets_only_its_secrets() -> 
     # The key before a rotation: webhooks finds numbers hashed under it while rows move off it.
     assert "PUENTE_OLD_SECRET_KEY" in env_of("webhooks") and env_of("webhooks")["PUENTE_OLD_SECRET_KEY"] == ""
     assert "PUENTE_OLD_SECRET_KEY" in PROCESS_SETTINGS["webhooks"]
+    # `puente purge` runs in the webhooks container: it reads RETENTION_DAYS there.
+    assert env_of("webhooks")["RETENTION_DAYS"] == str(Settings().retention_days)
     for name in ("postgres", "redis"):
         assert not set(SECRETS) & set(env_of(name)), name
 
