@@ -189,6 +189,14 @@ def test_rotation_moves_every_readable_number_to_the_new_key_and_the_old_key_rea
     assert [(t.rotated, t.already) for t in again.tables] == [(0, 5), (0, 3)]
     assert again.tables[0].hash_only == 1 and again.tables[0].unreadable == 1
 
+    # The person known only by hash moves to the new key when they text, still opted out.
+    with database.session() as session:
+        address = parse_address(KNOWN_BY_HASH)
+        contact, is_new = contacts.get_or_create_contact(session, ROTATING, address, "es")
+        assert not is_new and utc(contact.opted_out_at) == AT
+        assert (contact.phone_hash, contact.key_id) == (ROTATING.phone_hash(KNOWN_BY_HASH), ROTATING.key_id)
+    assert rotate(database, ROTATING).tables[0].hash_only == 0
+
 
 def test_an_interrupted_rotation_continues_where_it_stopped_and_lookups_work_throughout(
     database: Database,
