@@ -49,6 +49,96 @@ def db_upgrade() -> None:
     click.echo("Database is up to date.")
 
 
+@cli.group()
+def keys() -> None:
+    """The secret key behind phone-number encryption and hashing."""
+
+
+@keys.command("rotate")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Rows per transaction.")
+@click.option("--max-batches", type=click.IntRange(min=1), default=None,
+              help="Stop after this many batches; run again to continue.")
+def keys_rotate(batch_size: int, max_batches: int | None) -> None:
+    """Move every stored number to PUENTE_SECRET_KEY, from PUENTE_OLD_SECRET_KEY (resumable).
+
+    See README, "Rotating the secret key".
+    """
+    from puente.keys import rotate
+    from puente.services import Services
+
+    settings = load_settings()
+    services = Services(settings)
+    vault = services.vault
+    if vault.previous is None:
+        click.echo("puente: PUENTE_OLD_SECRET_KEY is not set (or is the current key): rows under "
+                   "another key will count as unreadable; the others only get their key id.", err=True)
+        click.echo(f"Key {vault.key_id}: stamping rows it reads.")
+    else:
+        click.echo(f"Rotating numbers from key {vault.previous.key_id} to key {vault.key_id}.")
+    try:
+        # STOPs spooled during an outage, before the rows they name move to the new key.
+        applied = services.apply_spooled_optouts(30.0)
+        if applied:
+            click.echo(f"Applied {applied} opt-outs kept while the database was down.")
+        report = rotate(services.database, vault, batch_size=batch_size, max_batches=max_batches,
+                        progress=lambda table: click.echo(f"  {table.line()} (batch {table.batches})"))
+    finally:
+        services.database.dispose()
+    for table in report.tables:
+        click.echo(table.line())
+    if not report.finished:
+        click.echo(f"Stopped after {max_batches} batches: run `puente keys rotate` again to continue.")
+    if report.hash_only:
+        click.echo(f"{report.hash_only} opted-out contacts are known only by the hash of their number: they "
+                   "cannot be re-hashed. They stay found while PUENTE_OLD_SECRET_KEY is set and move "
+                   "to the new key when they text.")
+    if report.unreadable:
+        click.echo(f"puente: {report.unreadable} numbers are unreadable with both keys: left as they are.",
+                   err=True)
+        sys.exit(1)
+    if report.finished:
+        click.echo("Done: every readable number is under the new key.")
+
+
+@cli.command("purge")
+@click.option("--now", "now_text", default=None, metavar="ISO",
+              help="Purge as of this moment (ISO 8601; UTC when it has no offset). Default: the clock.")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Rows per transaction in the big tables.")
+def purge_command(now_text: str | None, dry_run: bool, batch_size: int) -> None:
+    """Delete conversation data older than RETENTION_DAYS (README, "Data map")."""
+    from datetime import UTC, datetime
+
+    from puente.alerts.erase import TRACKER_TABLE
+    from puente.alerts.retention import purge
+    from puente.db import Database
+
+    settings = load_settings()
+    try:
+        now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(f"{now_text!r} is not an ISO 8601 time", param_hint="--now") from None
+    database = Database(settings.database_url)
+    try:
+        report = purge(database, now, settings.retention_days, dry_run=dry_run, batch_size=batch_size)
+    finally:
+        database.dispose()
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(f"{verb} conversation data from before {report.cutoff.isoformat(timespec='seconds')} "
+               f"(RETENTION_DAYS={settings.retention_days}):")
+    for name, count in report.deleted.items():
+        if name != TRACKER_TABLE:
+            click.echo(f"  {name}: {count}")
+        else:
+            click.echo(f"  {name} (Rasa's tracker): {count if report.tracker else 'no such table yet'}")
+    if report.unlinked:
+        click.echo(f"  inbound_messages unlinked from deleted contacts: {report.unlinked}")
+    if dry_run:
+        click.echo("Dry run: nothing was deleted.")
+
+
 @cli.command()
 @click.option(
     "--log-dir",

@@ -60,6 +60,8 @@ class Settings:
     twilio_send_rate: float = 1.0
     public_base_url: str = ""
     secret_key: str = ""
+    #: The key in use before PUENTE_SECRET_KEY, while `puente keys rotate` moves rows off it.
+    old_secret_key: str = ""
     default_language: str = "en"
     log_level: str = "INFO"
     #: "development" (make run: the sample directory, the phone simulator) or "production".
@@ -137,9 +139,17 @@ class Settings:
             )
         return self.secret_key.encode()
 
+    def old_secret_key_bytes(self) -> bytes | None:
+        """PUENTE_OLD_SECRET_KEY (see `puente keys rotate`), or None when unset."""
+        if not self.old_secret_key:
+            return None
+        if len(self.old_secret_key) < 32:
+            raise ConfigError("PUENTE_OLD_SECRET_KEY is shorter than 32 characters: no Puente key is")
+        return self.old_secret_key.encode()
+
 
 #: Settings never shown: not in a repr, an error message or a log line.
-SECRET_FIELDS = frozenset({"secret_key", "twilio_auth_token"})
+SECRET_FIELDS = frozenset({"secret_key", "old_secret_key", "twilio_auth_token"})
 #: Settings that may carry a password inside a URL.
 URL_FIELDS = frozenset({"database_url", "queue_url", "rasa_url", "actions_url", "twilio_api_base_url"})
 
@@ -180,6 +190,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "TWILIO_SEND_RATE": ("twilio_send_rate", float),
     "PUBLIC_BASE_URL": ("public_base_url", str),
     "PUENTE_SECRET_KEY": ("secret_key", str),
+    "PUENTE_OLD_SECRET_KEY": ("old_secret_key", str),
     "PUENTE_DEFAULT_LANGUAGE": ("default_language", str),
     "LOG_LEVEL": ("log_level", str),
     "PUENTE_ENV": ("env", str),

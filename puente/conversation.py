@@ -183,10 +183,12 @@ def _record(
 
     None for a MessageSid seen before. Raises a database error when the database fails.
     """
-    sid_hash = services.vault.message_sid_hash(message.message_sid)
+    sid_hash, *previous_key_hashes = services.vault.message_sid_hashes(message.message_sid)
     for attempt in range(2):
         try:
             with services.database.session(deadline - time.monotonic()) as session:
+                if previous_key_hashes and _logged(session, previous_key_hashes):
+                    return None  # received before the key changed (a key rotation), redelivered now
                 log = InboundMessage(message_sid_hash=sid_hash, channel=address.channel, route="received")
                 session.add(log)
                 session.flush()  # a redelivered MessageSid fails here, on the unique hash
@@ -219,10 +221,14 @@ def _record(
 
 def _seen_before(services: Services, sid_hash: str, deadline: float) -> bool:
     with services.database.session(deadline - time.monotonic()) as session:
-        found = session.scalar(
-            select(InboundMessage.id).where(InboundMessage.message_sid_hash == sid_hash)
-        )
-        return found is not None
+        return _logged(session, [sid_hash])
+
+
+def _logged(session: Session, sid_hashes: list[str]) -> bool:
+    found = session.scalar(
+        select(InboundMessage.id).where(InboundMessage.message_sid_hash.in_(sid_hashes)).limit(1)
+    )
+    return found is not None
 
 
 def _first_language(
@@ -392,7 +398,8 @@ def _answer_question(turn: _Turn, question: questions.OpenQuestion) -> Outcome |
     if question.kind in signup.SIGNUP_QUESTIONS:
         alerts = signup.Alerts(turn.session, turn.services.languages, turn.places, turn.contact,
                                turn.language, turn.address.channel)
-        reply = signup.answer(alerts, question, turn.body, kind, turn.contact.phone_hash)
+        reply = signup.answer(alerts, question, turn.body, kind,
+                              turn.services.vault.phone_hashes(turn.address.phone))
         return Outcome([reply], Route.ANSWER) if reply is not None else None
     return None
 
@@ -432,7 +439,9 @@ def _answer_without_database(
     """
     kind = keyword.kind if keyword else None
     if kind == "stop" and keyword is not None and not keyword.unsure:
-        entry = SpooledOptOut(services.vault.phone_hash(address.phone), normalize(body), utcnow())
+        vault = services.vault
+        current, *previous = vault.phone_hashes(address.phone)
+        entry = SpooledOptOut(current, normalize(body), utcnow(), key_id=vault.key_id, also=tuple(previous))
         try:
             services.optout_spool.add(entry)
         except OSError as error:

@@ -26,6 +26,9 @@ class Contact(Base):
     #: for someone known only by hash: their STOP was kept while the database was down
     #: (see puente.optout_spool), before Puente had ever stored their number.
     phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The fingerprint of the key behind phone_hash and phone_encrypted (`Vault.key_id`); None
+    #: for rows written before key ids existed, and for a hash-only row whose key is unknown.
+    key_id: Mapped[str | None] = mapped_column(String(12))
     #: The sender id Rasa knows this person by: random, not derived from the number.
     pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
     language: Mapped[str] = mapped_column(String(16))

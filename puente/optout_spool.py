@@ -5,7 +5,13 @@ PARAR sent during an outage exists nowhere but here. Each one is a small file in
 `var/spool/optout/` holding the keyed hash of the number (the key contacts are
 found by), the keyword and the time. Never the number, never the message.
 
-    {"v": 1, "phone_hash": "…64 hex…", "kind": "stop", "word": "parar", "at": "2026-…+00:00"}
+    {"v": 1, "phone_hash": "…64 hex…", "kind": "stop", "word": "parar", "at": "2026-…+00:00",
+     "key": "…12 hex…", "also": ["…64 hex…"]}
+
+`key` is the fingerprint of the key behind `phone_hash`; during a key rotation `also`
+holds the number's hash under the previous key, so the entry finds the person's row
+whether or not `puente keys rotate` has moved it yet. Entries written before either
+field existed have neither: their hash is under whatever key was in use then.
 
 Concurrency: each entry is its own file, written under a temporary name and
 renamed into place (`os.replace`), so any number of threads and gunicorn workers
@@ -54,12 +60,17 @@ class SpooledOptOut:
     word: str  # the keyword as matched (folded), e.g. "parar"; it tells the language
     at: datetime  # when the message arrived, timezone-aware
     kind: str = "stop"
+    key_id: str | None = None  # the key behind phone_hash (None: an entry older than key ids)
+    also: tuple[str, ...] = ()  # the number's hashes under other keys (a rotation's previous key)
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {"v": ENTRY_VERSION, "phone_hash": self.phone_hash, "kind": self.kind,
-             "word": self.word, "at": self.at.isoformat()}
-        ).encode()
+        raw: dict[str, object] = {"v": ENTRY_VERSION, "phone_hash": self.phone_hash, "kind": self.kind,
+                                  "word": self.word, "at": self.at.isoformat()}
+        if self.key_id is not None:
+            raw["key"] = self.key_id
+        if self.also:
+            raw["also"] = list(self.also)
+        return json.dumps(raw).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> SpooledOptOut:
@@ -69,7 +80,12 @@ class SpooledOptOut:
         at = datetime.fromisoformat(str(raw["at"]))
         if at.tzinfo is None:
             raise ValueError("entry time without a time zone")
-        return cls(phone_hash=str(raw["phone_hash"]), word=str(raw["word"]), at=at)
+        also = raw.get("also", [])
+        if not isinstance(also, list):
+            raise ValueError("also is not a list")
+        key = raw.get("key")
+        return cls(phone_hash=str(raw["phone_hash"]), word=str(raw["word"]), at=at,
+                   key_id=None if key is None else str(key), also=tuple(str(h) for h in also))
 
 
 class OptOutSpool:
@@ -134,7 +150,9 @@ class OptOutSpool:
                             with database.session(_remaining(deadline)) as session:
                                 for entry in batch.values():
                                     language = _language_of(entry.word, languages, default_language)
-                                    contacts.opt_out_by_hash(session, entry.phone_hash, language, entry.at)
+                                    contacts.opt_out_by_hash(session, entry.phone_hash, language,
+                                                             entry.at, key_id=entry.key_id,
+                                                             also=entry.also)
                             break
                         except IntegrityError:
                             # A first message from the same person may create the contact

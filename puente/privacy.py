@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cached_property
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 
 class InvalidAddress(ValueError):
@@ -53,31 +53,60 @@ def parse_address(value: str) -> Address:
 
 
 class Vault:
-    """Keys derived from PUENTE_SECRET_KEY, and what they do."""
+    """Keys derived from PUENTE_SECRET_KEY, and what they do.
 
-    def __init__(self, secret_key: bytes) -> None:
+    During a key rotation (`puente keys rotate`) the vault also holds the key in use before,
+    PUENTE_OLD_SECRET_KEY, as `previous`: everything new is hashed and encrypted with the
+    current key, while lookups also try the previous key's hashes and decryption falls back
+    to it, so a row not rotated yet is still found and read.
+    """
+
+    def __init__(self, secret_key: bytes, old_secret_key: bytes | None = None) -> None:
         self._secret = secret_key
+        self.previous: Vault | None = (
+            Vault(old_secret_key) if old_secret_key and old_secret_key != secret_key else None
+        )
 
     def _derive(self, purpose: str) -> bytes:
         return hmac.new(self._secret, b"puente:" + purpose.encode(), hashlib.sha256).digest()
+
+    @cached_property
+    def key_id(self) -> str:
+        """A short fingerprint of the key, stored beside what it hashed or encrypted (not a secret)."""
+        return self._derive("key-id").hex()[:12]
 
     @cached_property
     def _fernet(self) -> Fernet:
         return Fernet(base64.urlsafe_b64encode(self._derive("phone-encryption")))
 
     def phone_hash(self, phone: str) -> str:
-        """Keyed hash of an E.164 number: the lookup key for a contact."""
+        """Keyed hash of an E.164 number under the current key: the lookup key for a contact."""
         return hmac.new(self._derive("phone-lookup"), phone.encode(), hashlib.sha256).hexdigest()
+
+    def phone_hashes(self, phone: str) -> tuple[str, ...]:
+        """The number's hash under the current key, then under the previous one (during a rotation)."""
+        current = self.phone_hash(phone)
+        return (current,) if self.previous is None else (current, self.previous.phone_hash(phone))
 
     def message_sid_hash(self, message_sid: str) -> str:
         """Keyed hash of a Twilio MessageSid, for deduplication without keeping the SID."""
         return hmac.new(self._derive("message-sid"), message_sid.encode(), hashlib.sha256).hexdigest()
 
+    def message_sid_hashes(self, message_sid: str) -> tuple[str, ...]:
+        current = self.message_sid_hash(message_sid)
+        return (current,) if self.previous is None else (current, self.previous.message_sid_hash(message_sid))
+
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode())
 
     def decrypt(self, token: bytes) -> str:
-        return self._fernet.decrypt(token).decode()
+        """The plaintext, under the current key or else the previous one; InvalidToken if neither."""
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken:
+            if self.previous is None:
+                raise
+            return self.previous.decrypt(token)
 
 
 def new_pseudonym() -> str:

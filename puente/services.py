@@ -26,7 +26,7 @@ class Services:
 
     @cached_property
     def vault(self) -> Vault:
-        return Vault(self.settings.require_secret_key())
+        return Vault(self.settings.require_secret_key(), self.settings.old_secret_key_bytes())
 
     @cached_property
     def languages(self) -> LanguageRegistry:

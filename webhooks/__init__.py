@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     settings.require_secret_key()  # refuse to start rather than fail on the first text
+    settings.old_secret_key_bytes()
 
     app = Flask(__name__)
     app.config["PUENTE_SETTINGS"] = settings

@@ -30,7 +30,7 @@ def erase(session: Session, vault: Vault, contact: Contact, phone: str) -> None:
         session.execute(delete(model).where(model.contact_id == contact_id))
     session.execute(delete(InboundMessage).where(InboundMessage.contact_id == contact_id))
     erase_tracker(session, contact.pseudonym)
-    suppress(session, vault, phone, contact.phone_hash)
+    suppress(session, vault, phone)
     session.delete(contact)
     session.flush()
 
@@ -43,8 +43,14 @@ def erase_tracker(session: Session, sender_id: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def suppress(session: Session, vault: Vault, phone: str, phone_hash: str | None = None) -> None:
-    phone_hash = phone_hash or vault.phone_hash(phone)
-    if session.scalar(select(Suppression.id).where(Suppression.phone_hash == phone_hash)) is None:
-        session.add(Suppression(phone_hash=phone_hash, phone_encrypted=vault.encrypt(phone),
-                                created_at=utcnow()))
+def suppress(session: Session, vault: Vault, phone: str) -> None:
+    """Keep `phone` suppressed, hashed and encrypted under the current key (an entry under the
+    previous key, during a rotation, moves to it)."""
+    hashes = vault.phone_hashes(phone)
+    entry = session.scalars(select(Suppression).where(Suppression.phone_hash.in_(hashes))).first()
+    if entry is None:
+        entry = Suppression(created_at=utcnow())
+        session.add(entry)
+    elif entry.key_id == vault.key_id:
+        return
+    entry.phone_hash, entry.phone_encrypted, entry.key_id = hashes[0], vault.encrypt(phone), vault.key_id

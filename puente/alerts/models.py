@@ -68,4 +68,6 @@ class Suppression(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The fingerprint of the key behind both (`Vault.key_id`); None for rows older than key ids.
+    key_id: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -14,6 +14,7 @@ does: that is new consent.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -102,8 +103,11 @@ def _next(alerts: Alerts, draft: dict[str, Any]) -> str:
 
 
 def answer(alerts: Alerts, question: questions.OpenQuestion, body: str, keyword: str | None,
-           phone_hash: str) -> str | None:
-    """The reply when `body` answers the open sign-up question; None when it does not answer it."""
+           phone_hashes: Sequence[str]) -> str | None:
+    """The reply when `body` answers the open sign-up question; None when it does not answer it.
+
+    `phone_hashes`: the person's number hashed under each configured key (`Vault.phone_hashes`).
+    """
     reader = alerts.reader
     if keyword == "no":
         questions.close(alerts.session, alerts.contact.id)
@@ -115,7 +119,7 @@ def answer(alerts: Alerts, question: questions.OpenQuestion, body: str, keyword:
         plan = Plan.from_payload(draft)
         apply(alerts.session, alerts.contact, plan, action="subscribe", source="text",
               text=str(draft["text"]))
-        lift_suppression(alerts.session, phone_hash)  # their own sign-up by text: the one thing that may
+        lift_suppression(alerts.session, *phone_hashes)  # their own sign-up by text: the one thing that may
         questions.close(alerts.session, alerts.contact.id)
         return texts.signed_up(reader, alerts.session, plan)
     if question.kind == TOPICS_QUESTION:

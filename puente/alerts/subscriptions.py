@@ -105,10 +105,13 @@ def set_language(session: Session, contact: Contact, language: str, *, chosen: b
         row.language = language
 
 
-def is_suppressed(session: Session, phone_hash: str) -> bool:
-    return session.scalar(select(Suppression.id).where(Suppression.phone_hash == phone_hash)) is not None
+def is_suppressed(session: Session, *phone_hashes: str) -> bool:
+    """Whether the number is suppressed: pass its hash under each configured key
+    (`Vault.phone_hashes`), so an entry not yet moved by a key rotation still counts."""
+    found = session.scalar(select(Suppression.id).where(Suppression.phone_hash.in_(phone_hashes)).limit(1))
+    return found is not None
 
 
-def lift_suppression(session: Session, phone_hash: str) -> None:
+def lift_suppression(session: Session, *phone_hashes: str) -> None:
     """The person signed up again by text: the one thing that lifts their erasure's suppression."""
-    session.execute(delete(Suppression).where(Suppression.phone_hash == phone_hash))
+    session.execute(delete(Suppression).where(Suppression.phone_hash.in_(phone_hashes)))

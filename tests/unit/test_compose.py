@@ -85,7 +85,7 @@ def test_app_services_build_their_own_image_target() -> None:
     assert "gunicorn.conf.py" in webhooks_stage
 
 
-SECRETS = ("PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID")
+SECRETS = ("PUENTE_SECRET_KEY", "PUENTE_OLD_SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID")
 
 
 def test_no_service_gets_the_whole_env_file_and_each_gets_only_its_secrets() -> None:
@@ -94,6 +94,11 @@ def test_no_service_gets_the_whole_env_file_and_each_gets_only_its_secrets() -> 
     assert not set(SECRETS) & set(env_of("rasa")), "Rasa needs no Twilio token or secret key"
     assert not set(SECRETS) & set(env_of("actions")), "actions reads no number, never talks to Twilio"
     assert {"PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN"} <= set(env_of("webhooks"))
+    # The key before a rotation: webhooks finds numbers hashed under it while rows move off it.
+    assert "PUENTE_OLD_SECRET_KEY" in env_of("webhooks") and env_of("webhooks")["PUENTE_OLD_SECRET_KEY"] == ""
+    assert "PUENTE_OLD_SECRET_KEY" in PROCESS_SETTINGS["webhooks"]
+    # `puente purge` runs in the webhooks container: it reads RETENTION_DAYS there.
+    assert env_of("webhooks")["RETENTION_DAYS"] == str(Settings().retention_days)
     for name in ("postgres", "redis"):
         assert not set(SECRETS) & set(env_of(name)), name
 

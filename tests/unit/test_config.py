@@ -74,25 +74,34 @@ def test_env_file_is_never_readable_by_others_even_if_the_process_dies_midway(
 
 SECRET = "s" * 48
 TOKEN = "t0ken-" + "9" * 20
+OLD_SECRET = "o1d-" + "o" * 44
 
 
 def test_settings_repr_and_errors_never_show_secrets(tmp_path: Path) -> None:
     settings = load_settings(
         {
-            "PUENTE_SECRET_KEY": SECRET, "TWILIO_AUTH_TOKEN": TOKEN,
+            "PUENTE_SECRET_KEY": SECRET, "TWILIO_AUTH_TOKEN": TOKEN, "PUENTE_OLD_SECRET_KEY": OLD_SECRET,
             "DATABASE_URL": "postgresql+psycopg://puente:hunter2pass@db:5432/puente",
             "QUEUE_URL": "redis://:redispass@redis:6379/0",
         },
         env_file=tmp_path / "none",
     )
     for shown in (repr(settings), str(settings), f"{settings}", repr([settings])):
-        for secret in (SECRET, TOKEN, "hunter2pass", "redispass"):
+        for secret in (SECRET, TOKEN, OLD_SECRET, "hunter2pass", "redispass"):
             assert secret not in shown
     assert "database_url='postgresql+psycopg://puente:***@db:5432/puente'" in repr(settings)
     assert "secret_key='***'" in repr(settings) and "port=5000" in repr(settings)
     # The secrets are still there for the code that needs them.
     assert settings.require_secret_key() == SECRET.encode()
     assert settings.twilio_auth_token == TOKEN
+    assert settings.old_secret_key_bytes() == OLD_SECRET.encode()
+
+
+def test_an_old_secret_key_is_optional_but_never_a_short_one(tmp_path: Path) -> None:
+    assert load_settings({}, env_file=tmp_path / "none").old_secret_key_bytes() is None
+    with pytest.raises(ConfigError, match="PUENTE_OLD_SECRET_KEY") as raised:
+        load_settings({"PUENTE_OLD_SECRET_KEY": "short-one"}, env_file=tmp_path / "no").old_secret_key_bytes()
+    assert "short-one" not in str(raised.value)
 
 
 def test_mask_url_cuts_passwords_only() -> None:

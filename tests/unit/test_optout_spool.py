@@ -36,6 +36,16 @@ def test_an_entry_holds_the_hash_the_word_and_the_time_and_nothing_else(tmp_path
     assert SpooledOptOut.from_json(data) == entry(42)
 
 
+def test_during_a_key_rotation_an_entry_also_holds_the_old_keys_hash_and_names_its_key() -> None:
+    vault = Vault(b"n" * 48, old_secret_key=b"k" * 48)
+    current, previous = vault.phone_hashes(PHONE)
+    rotating = SpooledOptOut(current, "parar", AT, key_id=vault.key_id, also=(previous,))
+    raw = json.loads(rotating.to_json())
+    assert (raw["phone_hash"], raw["key"], raw["also"]) == (current, vault.key_id, [previous])
+    assert SpooledOptOut.from_json(rotating.to_json()) == rotating
+    assert PHONE[-4:] not in json.dumps(raw)
+
+
 def test_only_its_owner_can_read_the_spool(tmp_path: Path) -> None:
     folder = tmp_path / "var" / "spool" / "optout"
     OptOutSpool(folder).add(entry())

@@ -37,6 +37,24 @@ def test_another_key_cannot_decrypt() -> None:
         Vault(b"b" * 48).decrypt(Vault(b"a" * 48).encrypt(PHONE))
 
 
+def test_a_vault_with_the_previous_key_finds_and_reads_what_it_hashed_and_encrypted() -> None:
+    from cryptography.fernet import InvalidToken
+
+    old, new = Vault(b"a" * 48), Vault(b"b" * 48, old_secret_key=b"a" * 48)
+    assert new.phone_hashes(PHONE) == (new.phone_hash(PHONE), old.phone_hash(PHONE))
+    assert new.message_sid_hashes("SM1") == (new.message_sid_hash("SM1"), old.message_sid_hash("SM1"))
+    assert new.decrypt(old.encrypt(PHONE)) == PHONE  # a row not rotated yet is still read
+    with pytest.raises(InvalidToken):
+        old.decrypt(new.encrypt(PHONE))  # what the new key wrote is not the old key's to read
+    # Key ids: stable, short, one per key, and nothing of the key in them.
+    assert new.key_id == Vault(b"b" * 48).key_id != old.key_id
+    assert re.fullmatch(r"[0-9a-f]{12}", new.key_id) and new.previous is not None
+    assert new.previous.key_id == old.key_id
+    # No previous key (or the same key twice): only the current key's hashes.
+    assert Vault(b"b" * 48, old_secret_key=b"b" * 48).previous is None
+    assert Vault(b"b" * 48).phone_hashes(PHONE) == (new.phone_hash(PHONE),)
+
+
 def test_pseudonyms_are_random_and_carry_nothing_of_the_number() -> None:
     names = [new_pseudonym() for _ in range(1000)]
     assert len(set(names)) == 1000

@@ -40,6 +40,7 @@ def settings() -> Settings:
         twilio_whatsapp_from="+12135550101",
         public_base_url="https://puente.example.org",
         queue_url="redis://:queue-password-2@127.0.0.1:6379/0",
+        old_secret_key="old-key-3-" + "o" * 40,
     )
 
 
@@ -74,7 +75,7 @@ def test_rasa_gets_none_of_puentes_secrets(settings: Settings) -> None:
     rasa = specs_env(settings, shell)["rasa"]
     assert not set(rasa) & set(ENV_VARS)
     everything = "\n".join(rasa.values())
-    for secret in (settings.twilio_auth_token, settings.secret_key, "queue-password-2"):
+    for secret in (settings.twilio_auth_token, settings.secret_key, "queue-password-2", "old-key-3"):
         assert secret not in everything
     # Its own database password, in its own tracker store URL, is all it gets.
     assert everything.count("db-password-1") == 1
@@ -83,9 +84,10 @@ def test_rasa_gets_none_of_puentes_secrets(settings: Settings) -> None:
 
 def test_the_action_server_gets_no_twilio_credentials_and_no_secret_key(settings: Settings) -> None:
     actions = specs_env(settings, settings_env(settings))["actions"]
-    assert not set(actions) & (TWILIO_CREDENTIALS | {"PUENTE_SECRET_KEY"})
+    assert not set(actions) & (TWILIO_CREDENTIALS | {"PUENTE_SECRET_KEY", "PUENTE_OLD_SECRET_KEY"})
     everything = "\n".join(actions.values())
     assert settings.twilio_auth_token not in everything and settings.secret_key not in everything
+    assert "old-key-3" not in everything
     assert actions["DATABASE_URL"] == settings.database_url
 
 
