@@ -45,8 +45,9 @@ class AlertAction(Action, ABC):
                 reply = texts.not_here(signup.reader_for(core.languages, language))
             else:
                 channel = str(metadata.get("channel") or contact.channel or "sms")
+                turn = metadata.get("turn")
                 alerts = Alerts(session, core.languages, core.places.index_in(session), contact, language,
-                                channel)
+                                channel, int(turn) if isinstance(turn, int) else None)
                 reply = self.handle(alerts, text, tracker.get_slot("area"))
         dispatcher.utter_message(text=reply)
         return [SlotSet("language", language)]

@@ -92,11 +92,11 @@ def absorb_duplicate(session: Session, contact: Contact, duplicate: Contact) -> 
     return True
 
 
-def set_opted_out(contact: Contact, opted_out: bool) -> None:
+def set_opted_out(contact: Contact, opted_out: bool, via: str = "puente") -> None:
     if opted_out and contact.opted_out_at is None:
-        contact.opted_out_at = utcnow()
+        contact.opted_out_at, contact.opted_out_via = utcnow(), via
     elif not opted_out:
-        contact.opted_out_at = None
+        contact.opted_out_at, contact.opted_out_via = None, None
 
 
 def opt_out_by_hash(

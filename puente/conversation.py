@@ -93,6 +93,7 @@ class Route(StrEnum):
     STOP_ASKED = "stop_asked"  # a stop word typed without its diacritics: asked before acting
     DELETE_ASKED = "delete_asked"  # the first DELETE: asked to confirm
     ERASED = "erased"  # the person was erased (the log entry keeps no link to them)
+    NOTHING_STORED = "nothing_stored"  # a DELETE word from a number Puente holds nothing about
     DATABASE_DOWN = "database_down"  # the fallback, without the database (never stored)
     STOP_SPOOLED = "stop_spooled"  # a STOP during an outage, kept in the spool (never stored)
 
@@ -156,7 +157,7 @@ def handle_inbound(services: Services, message: InboundText) -> Outcome:
     outcome, language = recorded.outcome, recorded.language
     if outcome.route is Route.RASA:
         text = _for_rasa(recorded.places, services.languages.place_fillers, body)
-        outcome = _ask_rasa(services, recorded.pseudonym, text, language, address, started)
+        outcome = _ask_rasa(services, recorded, text, address, started)
         if outcome.route is not Route.RASA:
             _record_route(services, recorded.log_id, outcome.route, started)
         else:
@@ -197,6 +198,13 @@ def _record(
                 places = services.places.index_in(session)
                 guess = _guess(services, places, body, keyword)
                 first_language = _first_language(services, keyword, guess, body)
+                if keyword is not None and keyword.kind == "delete" and contacts.find_contact(
+                        session, services.vault, address.phone) is None:
+                    # Nothing to erase: storing the number just to ask "DELETE again?" would
+                    # undo what the person asks for (and a DELETE after an erasure, "to be sure").
+                    outcome = _nothing_stored(services, session, address, first_language)
+                    log.language, log.route = None, outcome.route
+                    return _Recorded(outcome, log.id, 0, "", first_language, False, places)
                 contact, is_new = contacts.get_or_create_contact(
                     session, services.vault, address, first_language
                 )
@@ -259,8 +267,7 @@ def _language_for(
     """
     current = services.languages.get(contact.language).code
     if keyword is not None and not is_new:
-        return (current if keyword.universal or contact.language_source == "chosen"
-                else keyword.language_for(current)), current
+        return (current if keyword.universal else keyword.language_for(current)), current
     if is_new or contact.language_source == "chosen":
         return current, current
     long_enough = _letters(body) >= SWITCH_MIN_LETTERS or _wide_letters(body) >= 2
@@ -304,8 +311,10 @@ class _Turn:
 
     @property
     def twilio_answered(self) -> bool:
-        """Twilio's own opt-out handling has answered this word already: say nothing more."""
-        return (self.keyword is not None and self.keyword.twilio
+        """Twilio's own opt-out handling has answered this word already: say nothing more.
+
+        Only on SMS: Twilio's Advanced Opt-Out does not answer on WhatsApp."""
+        return (self.keyword is not None and self.keyword.twilio and self.address.channel == "sms"
                 and self.services.settings.twilio_answers_keywords)
 
 
@@ -328,7 +337,7 @@ def _decide(turn: _Turn) -> Outcome:
             questions.ask(turn.session, contact.id, STOP_QUESTION, {}, turn.language, STOP_QUESTION_OPEN)
             return Outcome([_("Do you want to stop all messages from Puente? Reply %(word)s to stop.")
                             % {"word": keyword.spelled}], Route.STOP_ASKED)
-        return _stop(turn, opted_out)
+        return _stop(turn, opted_out, twilio=turn.twilio_answered)
     if kind == "help":
         return Outcome([] if turn.twilio_answered else _help_answer(turn.services, turn.language).replies,
                        Route.HELP)
@@ -345,6 +354,10 @@ def _decide(turn: _Turn) -> Outcome:
                           "messages from Puente. This can't be undone.") % {"word": keyword.spelled}],
                        Route.DELETE_ASKED)
     if opted_out and kind in ("start", "yes"):
+        if contact.opted_out_via == "twilio" and not turn.twilio_answered:
+            # Twilio blocks this number until it texts one of Twilio's own start words: saying
+            # "welcome back" (or sending alerts) would fail. Nothing changes, nothing is sent.
+            return Outcome([], Route.OPTED_OUT)
         contacts.set_opted_out(contact, False)
         text = _("Welcome back! You are subscribed to Puente again. "
                  "Text HELP for help or STOP to unsubscribe.")
@@ -366,11 +379,14 @@ def _decide(turn: _Turn) -> Outcome:
     return Outcome([], Route.RASA)
 
 
-def _stop(turn: _Turn, already: bool) -> Outcome:
-    """Everything stops (alerts included: they resume with START). One confirmation, nothing after it."""
-    contacts.set_opted_out(turn.contact, True)
+def _stop(turn: _Turn, already: bool, *, twilio: bool = False) -> Outcome:
+    """Everything stops (alerts included: they resume with START). One confirmation, nothing after it.
+
+    `twilio`: Twilio's keyword handling answered this stop word itself (and blocks the number).
+    """
+    contacts.set_opted_out(turn.contact, True, via="twilio" if twilio else "puente")
     questions.close(turn.session, turn.contact.id)
-    if already or turn.twilio_answered:
+    if already or twilio:
         return Outcome([], Route.STOP)
     return _stop_answer(turn.services, turn.language)
 
@@ -396,12 +412,39 @@ def _answer_question(turn: _Turn, question: questions.OpenQuestion) -> Outcome |
             return Outcome([_("OK, nothing was erased.")], Route.ANSWER)
         return None
     if question.kind in signup.SIGNUP_QUESTIONS:
+        if not _delivered(turn.session, question):
+            questions.close(turn.session, turn.contact.id)  # asked in a reply the person never got
+            return None
         alerts = signup.Alerts(turn.session, turn.services.languages, turn.places, turn.contact,
                                turn.language, turn.address.channel)
         reply = signup.answer(alerts, question, turn.body, kind,
                               turn.services.vault.phone_hashes(turn.address.phone))
         return Outcome([reply], Route.ANSWER) if reply is not None else None
     return None
+
+
+def _nothing_stored(services: Services, session: Session, address: Address, language: str) -> Outcome:
+    _ = services.languages.translations(language).gettext
+    if subscriptions.is_suppressed(session, *services.vault.phone_hashes(address.phone)):
+        text = _("Puente keeps only a locked record of this number, so that no list can sign you up "
+                 "again. Nothing else is stored.")
+    else:
+        text = _("Puente has nothing stored about this number.")
+    return Outcome([text], Route.NOTHING_STORED)
+
+
+def _delivered(session: Session, question: questions.OpenQuestion) -> bool:
+    """Whether the reply that asked `question` reached the person.
+
+    An action asks while Rasa answers a message (`turn`: that message's log entry). When the
+    webhook gave up on Rasa and sent the fallback instead, the entry's route says so, and the
+    question (with the consent text it holds) was never seen: a YES cannot answer it.
+    """
+    turn = question.payload.get("turn")
+    if turn is None:
+        return True  # asked by the core itself, in a reply it sent
+    route = session.scalar(select(InboundMessage.route).where(InboundMessage.id == int(turn)))
+    return route == Route.RASA
 
 
 def _stop_answer(services: Services, language: str, route: Route = Route.STOP) -> Outcome:
@@ -454,16 +497,18 @@ def _answer_without_database(
 
 
 def _ask_rasa(
-    services: Services, pseudonym: str, body: str, language: str, address: Address, started: float
+    services: Services, recorded: _Recorded, body: str, address: Address, started: float
 ) -> Outcome:
+    language = recorded.language
     # Rasa's wait ends by REPLY_DEADLINE, connecting included; normally that is RASA_TIMEOUT.
     wait = REPLY_DEADLINE - (time.monotonic() - started) - RASA_CONNECT_TIMEOUT
     if wait < MIN_RASA_WAIT:
         logger.warning("no time left to ask the assistant, sending the fallback reply")
         return _fallback(services, language, Route.FALLBACK)
-    metadata = {"language": language, "channel": address.channel}
+    # `turn`: this message's log entry, which a question asked in the reply is tied to.
+    metadata = {"language": language, "channel": address.channel, "turn": recorded.log_id}
     try:
-        replies = services.assistant.respond(pseudonym, body, metadata, timeout=wait)
+        replies = services.assistant.respond(recorded.pseudonym, body, metadata, timeout=wait)
     except AssistantUnavailable as error:
         logger.warning("assistant unavailable, sending the fallback reply: %s", error)
         return _fallback(services, language, Route.FALLBACK)
@@ -503,6 +548,11 @@ def _fit_to_channel(
         return unpaged  # no time to keep the rest: the first page, without a MORE that could not work
     try:
         with services.database.session(ROUTE_UPDATE_TIMEOUT) as session:
+            question = session.get(questions.OpenQuestion, recorded.contact_id)
+            if question is not None and question.payload.get("turn") == recorded.log_id:
+                # A reply that asks something (a consent text) goes whole, even past the SMS
+                # budget: a YES must answer what the person saw all of.
+                return outcome
             replies = paging.first_page(session, recorded.contact_id, outcome.replies, pages,
                                         recorded.language)
     except DATABASE_ERRORS as error:

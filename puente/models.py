@@ -42,6 +42,9 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Set by STOP (and its synonyms), cleared by START.
     opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: "twilio" when Twilio's own keyword handling answered the STOP (TWILIO_ANSWERS_KEYWORDS):
+    #: then only Twilio's start words lift it, as only they lift Twilio's block. Else "puente".
+    opted_out_via: Mapped[str | None] = mapped_column(String(16))
 
 
 class InboundMessage(Base):

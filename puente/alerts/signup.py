@@ -14,7 +14,7 @@ does: that is new consent.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from puente.alerts import texts
 from puente.alerts.models import TOPICS
 from puente.alerts.subscriptions import Plan, apply, current_plan, leave, lift_suppression, ordered
 from puente.directory.answers import Directory
-from puente.directory.places import PlaceIndex
+from puente.directory.places import PlaceIndex, fold
 from puente.directory.replies import Reader
 from puente.i18n import LanguageRegistry
 from puente.models import Contact
@@ -45,6 +45,13 @@ def reader_for(languages: LanguageRegistry, language: str) -> Reader:
                   Locale.parse(languages.get(language).babel_locale))
 
 
+#: At most this much besides the answer itself (after place names, topic words and the words that
+#: may stand beside a place are taken out): "hearings please", "听证会和集会", "컨 카운티요".
+#: Anything longer is a question of its own ("is there a legal clinic near Fresno?"), for Rasa.
+ANSWER_EXTRA_WORDS = 1
+ANSWER_EXTRA_WIDE_LETTERS = 3
+
+
 @dataclass(frozen=True)
 class Alerts:
     """One person's alerts, in one transaction: what every step here works with."""
@@ -55,6 +62,8 @@ class Alerts:
     contact: Contact
     language: str  # the language to answer in
     channel: str  # the channel this message came over
+    #: The log entry of the message an action answers (its reply asks the question); None in the core.
+    turn: int | None = None
 
     @property
     def reader(self) -> Reader:
@@ -62,6 +71,19 @@ class Alerts:
 
     def topics_in(self, text: str) -> tuple[str, ...]:
         return ordered(self.languages.find_topics(self.places.mask(text)))
+
+    def is_short_answer(self, text: str, *, topics: bool) -> bool:
+        """Whether `text` only answers (a place, and topic words when `topics`), saying nothing else."""
+        rest = fold(self.places.mask(text))
+        if topics:
+            rest = self.languages.without_topics(rest)
+        fillers = self.languages.place_fillers
+        for filler in sorted((f for f in fillers if _wide(f)), key=len, reverse=True):
+            rest = rest.replace(filler, " ")
+        words = [w for w in rest.split() if w not in fillers and not w.isdigit()]
+        wide = sum(1 for w in words for ch in w if _wide(ch))
+        latin = sum(1 for w in words if not _wide(w))
+        return latin <= ANSWER_EXTRA_WORDS and wide <= ANSWER_EXTRA_WIDE_LETTERS
 
     def place_in(self, text: str) -> str | None:
         """The one jurisdiction `text` names, or None (no place, or several)."""
@@ -79,7 +101,16 @@ def subscribe(alerts: Alerts, text: str, area_hint: str | None) -> str:
         area = existing.jurisdiction_id if existing else _known(alerts, area_hint)
     if existing is not None and topics:
         topics = ordered((*existing.topics, *topics))
-    return _next(alerts, {"topics": list(topics), "jurisdiction_id": area})
+    return _next(alerts, _draft(existing, topics, area))
+
+
+def _draft(existing: Plan | None, topics: Iterable[str], area: str | None) -> dict[str, Any]:
+    """A sign-up in progress. Alerts stay on the channel they go to now: asking for a change over
+    WhatsApp does not move SMS alerts there."""
+    draft: dict[str, Any] = {"topics": list(topics), "jurisdiction_id": area}
+    if existing is not None:
+        draft["channel"] = existing.channel
+    return draft
 
 
 def _known(alerts: Alerts, area: str | None) -> str | None:
@@ -89,16 +120,18 @@ def _known(alerts: Alerts, area: str | None) -> str | None:
 def _next(alerts: Alerts, draft: dict[str, Any]) -> str:
     """Ask for what the draft lacks, or state the plan and ask for YES."""
     reader = alerts.reader
+    draft = {**draft, "turn": alerts.turn}
     if not draft.get("topics"):
         questions.ask(alerts.session, alerts.contact.id, TOPICS_QUESTION, draft, alerts.language, SIGNUP_OPEN)
         return texts.ask_topics(reader)
     if not draft.get("jurisdiction_id"):
         questions.ask(alerts.session, alerts.contact.id, AREA_QUESTION, draft, alerts.language, SIGNUP_OPEN)
         return texts.ask_area(reader)
-    plan = Plan(ordered(draft["topics"]), str(draft["jurisdiction_id"]), alerts.channel, alerts.language)
+    channel = str(draft.get("channel") or alerts.channel)
+    plan = Plan(ordered(draft["topics"]), str(draft["jurisdiction_id"]), channel, alerts.language)
     consent = texts.consent(reader, alerts.session, alerts.languages, plan)
     questions.ask(alerts.session, alerts.contact.id, CONFIRM_QUESTION,
-                  {**plan.as_payload(), "text": consent}, alerts.language, SIGNUP_OPEN)
+                  {**plan.as_payload(), "text": consent, "turn": alerts.turn}, alerts.language, SIGNUP_OPEN)
     return consent
 
 
@@ -124,15 +157,21 @@ def answer(alerts: Alerts, question: questions.OpenQuestion, body: str, keyword:
         return texts.signed_up(reader, alerts.session, plan)
     if question.kind == TOPICS_QUESTION:
         topics = _numbered(body) or alerts.topics_in(body)
-        if not topics:
+        if not topics or not alerts.is_short_answer(body, topics=True):
             return None
-        return _next(alerts, {**draft, "topics": list(topics)})
+        # "hearings in Fresno" answers the place too.
+        return _next(alerts, {**draft, "topics": list(topics),
+                              "jurisdiction_id": alerts.place_in(body) or draft.get("jurisdiction_id")})
     if question.kind == AREA_QUESTION:
         area = alerts.place_in(body)
-        if area is None:
+        if area is None or not alerts.is_short_answer(body, topics=False):
             return None
         return _next(alerts, {**draft, "jurisdiction_id": area})
     return None
+
+
+def _wide(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7a3" for ch in text)
 
 
 def _numbered(body: str) -> tuple[str, ...]:
@@ -171,12 +210,12 @@ def only_topics(alerts: Alerts, text: str) -> str:
             leave(alerts.session, alerts.contact, dropped, alerts.channel, alerts.language)
         return texts.only_now(alerts.reader, alerts.session, replace(existing, topics=named))
     area = alerts.place_in(text) or (existing.jurisdiction_id if existing else None)
-    return _next(alerts, {"topics": list(named), "jurisdiction_id": area})
+    return _next(alerts, _draft(existing, named, area))
 
 
 def change_area(alerts: Alerts, text: str) -> str:
     """"Change my area to Fresno": the same alerts for another place, once the person says YES."""
     existing = current_plan(alerts.session, alerts.contact)
     area = alerts.place_in(text)
-    topics = list(existing.topics) if existing else list(alerts.topics_in(text))
-    return _next(alerts, {"topics": topics, "jurisdiction_id": area})
+    topics = existing.topics if existing else alerts.topics_in(text)
+    return _next(alerts, _draft(existing, topics, area))

@@ -174,6 +174,16 @@ class LanguageRegistry:
         return {topic for topic, words in self._topic_words.items()
                 if any(_find_word(folded, word) >= 0 for word in words)}
 
+    def without_topics(self, folded: str) -> str:
+        """`folded` text with every alert-topic word taken out (what else does the message say?)."""
+        words = sorted({w for ws in self._topic_words.values() for w in ws}, key=len, reverse=True)
+        for word in words:
+            end = _find_word(folded, word)
+            while end >= 0:
+                folded = folded[: end - len(word)] + " " + folded[end:]
+                end = _find_word(folded, word)
+        return folded
+
     def find_named(self, text: str) -> dict[str, int]:
         """The languages named in `text`, each with where its name last ends."""
         folded = fold(text)

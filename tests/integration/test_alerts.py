@@ -131,8 +131,9 @@ def test_stop_pauses_alerts_start_resumes_and_delete_erases_everything(line: Lin
         assert count(line, model) == 0, model
     assert count(line, Suppression) == 1
     with core(line).database.session() as session:
-        assert session.scalar(select(func.count()).select_from(InboundMessage)
-                              .where(InboundMessage.contact_id.is_not(None))) == 0
+        # The log keeps only the DELETE's own entry (it dedupes a retry), linked to nobody.
+        assert session.execute(select(InboundMessage.contact_id, InboundMessage.route)).all() == [
+            (None, "erased")]
         assert session.scalars(text("SELECT sender_id FROM events")).all() == ["someone-else"]
         session.execute(text("DROP TABLE events"))
     # A later text starts from nothing; only their own sign-up lifts the suppression.
@@ -183,9 +184,16 @@ def test_vietnamese_stop_and_erase_words_without_diacritics_ask_first(line: Line
 def test_with_twilio_answering_its_words_puente_records_them_and_stays_quiet(line: Line) -> None:
     quiet = line.restarted(twilio_answers_keywords=True, support_contact="Kern Coalition, (661) 555-0190")
     assert quiet.text("STOP", PHONE_EN)[1] == []
+    assert count(line, Contact, opted_out_via="twilio") == 1  # recorded, though Twilio answered
     assert quiet.text("HELP", PHONE_EN)[1] == []
+    # Twilio blocks the number until one of its own start words: a localized one changes nothing.
+    assert quiet.text("COMENZAR", PHONE_EN)[1] == []
+    assert count(line, Contact, opted_out_via="twilio") == 1
     assert quiet.text("START", PHONE_EN)[1] == []
-    assert count(line, Contact, opted_out_at=None) == 1  # recorded: opted out, then back in
+    assert count(line, Contact, opted_out_at=None) == 1  # back in
+    # Twilio answers its words on SMS only: on WhatsApp, Puente answers every keyword itself.
+    assert quiet.text("HELP", PHONE_WA, whatsapp=True)[1][0].startswith("Puente is run by Kern Coalition")
+    assert quiet.text("STOP", PHONE_WA, whatsapp=True)[1] == [STOP_REPLY]
     # Words Twilio does not know are Puente's to answer, and HELP names who runs the line.
     [help_es] = quiet.text("AYUDA", PHONE_EN)[1]
     assert help_es == tr("es", "Puente is run by %(support)s.") % {
@@ -200,3 +208,94 @@ def test_channels_are_remembered_for_whatsapps_window(line: Line) -> None:
         assert contact is not None and find_by_pseudonym(session, contact.pseudonym) is contact
         channels = sorted(session.scalars(select(ContactChannel.channel)).all())
         assert channels == ["sms", "whatsapp"]
+
+
+def test_a_delete_from_a_number_puente_holds_nothing_about_stores_nothing(line: Line) -> None:
+    assert line.text("DELETE", PHONE_EN)[1] == ["Puente has nothing stored about this number."]
+    assert count(line, Contact) == 0
+    line.text("PARAR", PHONE_ES)
+    line.text("BORRAR", PHONE_ES)  # erased at once
+    assert line.text("BORRAR", PHONE_ES)[1] == [tr(
+        "es", "Puente keeps only a locked record of this number, so that no list can sign you up again. "
+              "Nothing else is stored.")]
+    assert count(line, Contact) == 0 and count(line, Suppression) == 1
+
+
+def test_a_question_of_its_own_is_not_taken_for_an_answer(line: Line) -> None:
+    directory(line)
+    line.text("hello, what can you do?", PHONE_EN)
+    ask_for_alerts(line, PHONE_EN, "sign me up for alerts")
+    assert line.text("is there a legal clinic near Fresno?", PHONE_EN)[1] == ["fake reply in en"]
+    # "hearings in Fresno" answers which alerts and the place at once.
+    assert line.text("hearings in Fresno", PHONE_EN)[1][0].startswith(
+        "Confirm: hearing alerts for Fresno in English.")
+    ask_for_alerts(line, PHONE_EN, "I want hearing alerts")
+    assert line.text("does Kern County have a sanctuary policy?", PHONE_EN)[1] == ["fake reply in en"]
+    assert line.text("I live in Bakersfield", PHONE_EN)[1][0].startswith(
+        "Confirm: hearing alerts for Bakersfield in English.")
+
+
+def test_a_change_of_area_keeps_the_channel_the_alerts_go_to(line: Line) -> None:
+    directory(line)
+    line.text("hello, what can you do?", PHONE_EN)
+    ask_for_alerts(line, PHONE_EN, "alert me about hearings in Kern County")
+    line.text("YES", PHONE_EN)
+    with core(line).database.session() as session:
+        contact = find_contact(session, core(line).vault, PHONE_EN)
+        assert contact is not None
+        alerts = signup.Alerts(session, core(line).languages, core(line).places.index_in(session), contact,
+                               "en", "whatsapp")
+        signup.change_area(alerts, "change my area to Fresno")
+    line.text("YES", PHONE_EN, whatsapp=True)
+    with core(line).database.session() as session:
+        rows = session.execute(select(Subscription.jurisdiction_id, Subscription.channel)).all()
+        assert rows == [("ca-fresno", "sms")]
+
+
+def test_a_question_in_a_reply_that_never_arrived_is_not_answered(line: Line) -> None:
+    """The action asked (and kept the consent text) while Rasa answered too late: the person got
+    the fallback, so their YES cannot agree to a text they never saw."""
+    directory(line)
+    line.text("hello, what can you do?", PHONE_EN)
+    with core(line).database.session() as session:
+        late = session.scalars(select(InboundMessage).order_by(InboundMessage.id.desc())).first()
+        assert late is not None
+        late.route = "fallback"
+        contact = find_contact(session, core(line).vault, PHONE_EN)
+        assert contact is not None
+        alerts = signup.Alerts(session, core(line).languages, core(line).places.index_in(session), contact,
+                               "en", "sms", turn=late.id)
+        signup.subscribe(alerts, "alert me about hearings in Kern County", None)
+    assert line.text("YES", PHONE_EN)[1] == ["fake reply in en"]
+    assert count(line, Subscription) == 0 and count(line, OpenQuestion) == 0
+
+
+def test_questions_expire(line: Line) -> None:
+    directory(line)
+    line.text("hello, what can you do?", PHONE_EN)
+    ask_for_alerts(line, PHONE_EN, "alert me about hearings in Kern County")
+    line.text("DELETE", PHONE_EN)
+    with core(line).database.session() as session:
+        question = session.scalars(select(OpenQuestion)).one()
+        assert question.kind == "confirm_delete"
+        question.expires_at = question.asked_at  # ten minutes later
+    assert line.text("DELETE", PHONE_EN)[1][0].startswith("Reply DELETE again")  # asked anew
+    assert count(line, Contact) == 1
+    ask_for_alerts(line, PHONE_EN, "alert me about hearings in Kern County")
+    with core(line).database.session() as session:
+        question = session.scalars(select(OpenQuestion)).one()
+        question.expires_at = question.asked_at  # thirty minutes later
+    assert line.text("YES", PHONE_EN)[1] == ["fake reply in en"]
+    assert count(line, Subscription) == 0
+
+
+def test_an_open_question_comes_before_more(line: Line) -> None:
+    """Rule 6 before rule 7: with a question open and pages waiting, "1" answers the question."""
+    directory(line)
+    line.text("hello, what can you do?", PHONE_EN)
+    line.rasa.reply_text = "A long answer. " * 60  # more than three SMS segments: paged
+    first = line.text("tell me everything", PHONE_EN)[1]
+    assert first[0].endswith("Reply MORE for the rest.")
+    ask_for_alerts(line, PHONE_EN, "sign me up for alerts")
+    assert line.text("1", PHONE_EN)[1] == ["For which city, county, school district or ZIP code?"]
+    assert line.text("MORE", PHONE_EN)[1][0].startswith("A long answer.")

@@ -35,7 +35,7 @@ def test_hola_reaches_rasa_in_spanish_under_a_pseudonym(line: Line) -> None:
     assert replies == ["fake reply in es"]
     [sent] = line.rasa.requests
     assert sent["message"] == "hola"
-    assert sent["metadata"] == {"language": "es", "channel": "sms"}
+    assert sent["metadata"] == {"language": "es", "channel": "sms", "turn": 1}  # turn: the log entry
     assert sent["sender"].startswith("p") and PHONE_ES[1:] not in sent["sender"]
 
 
