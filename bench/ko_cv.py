@@ -155,7 +155,7 @@ def main() -> int:
             model = run_fold(args.config, train, nlu / "languages.yml", Path(work))
             trained = time.monotonic() - started
             predictions = asyncio.run(parse_all(model, [e[3] for e in test]))
-        rows = [{"language": e[0], "intent": e[2], "text": e[3], **p}
+        rows = [{"language": e[0], "truth": e[2], "text": e[3], "predicted": p["intent"], "best": p["best"]}
                 for e, p in zip(test, predictions, strict=True)]
         (out_dir / f"fold{fold}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=0),
                                                   encoding="utf-8")
