@@ -39,6 +39,18 @@ class MultilingualTokenizer(WhitespaceTokenizer):
     def get_default_config() -> Dict[str, Any]:
         return WhitespaceTokenizer.get_default_config()
 
+    def remove_emoji(self, text: str) -> str:
+        """Drops a word only if it is emoji, not a Hangul or Han word.
+
+        Rasa's emoji pattern takes in U+24C2 to U+1F251, all of Hangul and Han among them:
+        its WhitespaceTokenizer drops every all-Hangul or all-Han word, so "ICE랑 경찰이
+        협력해요" was the one token "ICE랑", and a message with no other word was kept whole,
+        its spaces and punctuation becoming tokens.
+        """
+        if any(ch.isalnum() for ch in text):
+            return text
+        return super().remove_emoji(text)
+
     def tokenize(self, message: Message, attribute: str) -> List[Token]:
         tokens: List[Token] = []
         for token in super().tokenize(message, attribute):
