@@ -60,6 +60,8 @@ PEOPLE = {
                  "PARAR", "COMENZAR", "AYUDA", "BORRAR"),
     "zh_Hans": Person("zh_Hans", "我想收到克恩县听证会和集会的提醒", "是", "我订阅了哪些提醒？",
                       "把我的地区改成弗雷斯诺", "不要再发动员提醒了", "退订", "开始", "帮助", "删除"),
+    "zh_Hant": Person("zh_Hant", "我想收到克恩縣聽證會和集會的通知", "是", "我現在有訂閱哪些提醒？",
+                      "把我的地區改成弗雷斯諾", "不要再傳動員提醒給我了", "退訂", "開始", "幫助", "刪除"),
     "vi": Person("vi", "cho tôi nhận thông báo về điều trần và biểu tình ở quận Kern", "CÓ",
                  "tôi đang nhận những thông báo nào?", "đổi khu vực của tôi sang Fresno",
                  "đừng gửi thông báo vận động nữa", "DỪNG", "BẮT ĐẦU", "GIÚP", "XÓA"),
@@ -76,6 +78,7 @@ PHONES = {
     ("en", "sms"): "+14155550125", ("en", "whatsapp"): "+14155550126",
     ("es", "sms"): "+13235550128", ("es", "whatsapp"): "+13235550129",
     ("zh_Hans", "sms"): "+16265550134", ("zh_Hans", "whatsapp"): "+16265550136",
+    ("zh_Hant", "sms"): "+14155550139", ("zh_Hant", "whatsapp"): "+14155550140",
     ("vi", "sms"): "+17145550137", ("vi", "whatsapp"): "+17145550138",
     ("tl", "sms"): "+16505550146", ("tl", "whatsapp"): "+16505550147",
     ("ko", "sms"): "+12135550153", ("ko", "whatsapp"): "+12135550154",
@@ -107,8 +110,8 @@ def plan(core: Services, phone: str) -> list[tuple[str, str, str, str]]:
 
 
 def consent(language: str, topics: str, place: str) -> str:
-    names = {"en": "English", "es": "Español", "zh_Hans": "简体中文", "vi": "Tiếng Việt", "tl": "Tagalog",
-             "ko": "한국어"}
+    names = {"en": "English", "es": "Español", "zh_Hans": "简体中文", "zh_Hant": "繁體中文",
+             "vi": "Tiếng Việt", "tl": "Tagalog", "ko": "한국어"}
     return tr(language, CONSENT) % {"topics": topics, "place": place, "language": names[language]}
 
 
@@ -127,9 +130,9 @@ def test_alerts_with_consent_the_person_controls(
     text_line: TextLine, core: Services, language: str, channel: str
 ) -> None:
     person, phone, wa = PEOPLE[language], PHONES[(language, channel)], channel == "whatsapp"
-    kern = {"en": "Kern County", "es": "Condado de Kern", "zh_Hans": "克恩县", "vi": "Quận Kern",
-            "tl": "County ng Kern", "ko": "컨 카운티"}[language]
-    fresno = {"zh_Hans": "弗雷斯诺", "ko": "프레즈노"}.get(language, "Fresno")
+    kern = {"en": "Kern County", "es": "Condado de Kern", "zh_Hans": "克恩县", "zh_Hant": "克恩縣",
+            "vi": "Quận Kern", "tl": "County ng Kern", "ko": "컨 카운티"}[language]
+    fresno = {"zh_Hans": "弗雷斯诺", "zh_Hant": "弗雷斯諾", "ko": "프레즈노"}.get(language, "Fresno")
 
     # Asked in their own words, with everything named: straight to the confirmation.
     assert only(text_line, person.subscribe, phone, wa) == consent(
@@ -174,13 +177,19 @@ def test_alerts_with_consent_the_person_controls(
         assert contact is not None
         contact_id, pseudonym = contact.id, contact.pseudonym
         assert session.scalar(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": pseudonym})
+        logged = session.scalars(
+            select(InboundMessage.id).where(InboundMessage.contact_id == contact_id)).all()
+        assert len(logged) >= 10
     assert only(text_line, person.delete, phone, wa) == tr(language, ASK_DELETE) % {"word": person.delete}
     assert only(text_line, person.delete, phone, wa) == tr(language, ERASED)
     with core.database.session() as session:
         assert find_contact(session, core.vault, phone) is None
-        for model in (Subscription, ConsentRecord, OpenQuestion, ContactChannel, InboundMessage):
+        for model in (Subscription, ConsentRecord, OpenQuestion, ContactChannel):
             assert session.scalar(select(func.count()).select_from(model)
                                   .where(model.contact_id == contact_id)) == 0, model
+        # Their message-log entries are gone, not merely unlinked.
+        assert session.scalar(select(func.count()).select_from(InboundMessage)
+                              .where(InboundMessage.id.in_(logged))) == 0
         assert session.get(Contact, contact_id) is None
         assert session.scalar(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": pseudonym}) == 0
         assert session.scalar(select(func.count()).select_from(Suppression)
