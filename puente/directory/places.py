@@ -223,6 +223,13 @@ class PlaceIndex:
         places = self.find(text)
         return places[0] if places else None
 
+    def named(self, text: str) -> list[str]:
+        """The ids of the jurisdictions `text`, as a whole, names: by name, localized name, alias or
+        short form ("Kern"), in any case and either Chinese script. No ZIP code, school or typo: for
+        a value given on its own (a CSV column), where a guess would be worse than a refusal."""
+        entries = self._names.get(fold(text), [])
+        return sorted({e.jurisdiction_id for e in entries if e.how != "site"})
+
     def mask(self, text: str) -> str:
         """`text` without the place names in it (for language detection)."""
         for place in sorted(self.find(text), key=lambda p: p.start, reverse=True):
