@@ -234,7 +234,7 @@ class RowChecker:
         code = self.languages.get(raw.strip().lower().replace("-", "_"))
         if code is None:
             # Puente's codes, and `zh`, as the README writes them.
-            accepted = ", ".join(sorted({*self.languages.values(), *(k for k in self.languages if k == "zh")}))
+            accepted = ", ".join(sorted({*self.languages.values(), *({"zh"} & self.languages.keys())}))
             problems.append(Problem("language", "unknown_language",
                                     f"{shown(raw.strip())} is not one of {accepted}"))
         return code
