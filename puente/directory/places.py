@@ -224,11 +224,17 @@ class PlaceIndex:
         return places[0] if places else None
 
     def named(self, text: str) -> list[str]:
-        """The ids of the jurisdictions `text`, as a whole, names: by name, localized name, alias or
-        short form ("Kern"), in any case and either Chinese script. No ZIP code, school or typo: for
-        a value given on its own (a CSV column), where a guess would be worse than a refusal."""
+        """The ids of the jurisdictions `text`, as a whole, names, in any case and either Chinese
+        script: those whose name, localized name or alias it is; failing that, those whose short
+        form it is ("Kern" for Kern County). So "Bakersfield" is the city, not also Bakersfield City
+        School District. No ZIP code, school or typo: for a value given on its own (a CSV column),
+        where a guess would be worse than a refusal."""
         entries = self._names.get(fold(text), [])
-        return sorted({e.jurisdiction_id for e in entries if e.how != "site"})
+        for hows in (("name", "alias"), ("short",)):
+            ids = sorted({e.jurisdiction_id for e in entries if e.how in hows})
+            if ids:
+                return ids
+        return []
 
     def mask(self, text: str) -> str:
         """`text` without the place names in it (for language detection)."""

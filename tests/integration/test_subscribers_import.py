@@ -245,14 +245,18 @@ def test_a_name_that_resolves_to_one_place_works_and_an_ambiguous_one_is_refused
         HEADER + f"{ANA},es,Bakersfield,hearings,sms,2025-03-01,Kern Coalition\n"
         + f"{BAO},es,condado de sonoma,hearings,sms,2025-03-01,Sonoma list\n"
         + f"{CRUZ},zh,莫德斯托,hearings,sms,2025-03-01,Modesto list\n"
-        + f"{DUNG},es,Fresno,hearings,sms,2025-03-01,Fresno list\n"
+        + f"{DUNG},es,Kern,hearings,sms,2025-03-01,Kern list\n"
+        + f"{EVA_E164},es,fresno,hearings,sms,2025-03-01,Fresno list\n"
     )
     assert result.exit_code == 0, result.output
     assert importer.subscriptions(ANA_E164) == {"hearings": ("ca-bakersfield", "sms", "es")}
     assert importer.subscriptions(BAO_E164) == {"hearings": ("ca-sonoma-county", "sms", "es")}
     assert importer.subscriptions(CRUZ_E164) == {"hearings": ("ca-modesto", "sms", "zh_Hans")}
-    assert ("people.csv: row 5: jurisdiction: 'Fresno' names 3 places "
-            "(ca-fresno, ca-fresno-county, ca-fresno-unified): give the id") in result.output
+    # The city's own name, though "Fresno" is short for Fresno County too.
+    assert importer.subscriptions(EVA_E164) == {"hearings": ("ca-fresno", "sms", "es")}
+    # Short for Kern County and for Kern High School District alike.
+    assert ("people.csv: row 5: jurisdiction: 'Kern' names 2 places "
+            "(ca-kern-county, ca-kern-hsd): give the id") in result.output
     assert importer.contact(DUNG_E164) is None
 
 
