@@ -120,6 +120,8 @@ lint: $(VENV)/.installed
 
 types: $(VENV)/.installed
 	$(BIN)/mypy
+	@# A second script without an extension would be a second "__main__" in the run above.
+	$(BIN)/mypy bench/import
 
 pytest: setup
 	$(BIN)/pytest

@@ -222,9 +222,11 @@ def chat(url: str | None, sender: str | None, whatsapp: bool, messages: tuple[st
 
 
 def _register_capabilities() -> None:
+    from puente.alerts.commands import subscribers
     from puente.directory.commands import directory
 
     cli.add_command(directory)
+    cli.add_command(subscribers)
 
 
 _register_capabilities()

@@ -32,7 +32,8 @@ class Contact(Base):
     #: The sender id Rasa knows this person by: random, not derived from the number.
     pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
     language: Mapped[str] = mapped_column(String(16))
-    #: "detected" from their texts, or "chosen" by them (then never changed for them).
+    #: "detected" from their texts, "imported" from a coalition's list (their texts may move
+    #: either), or "chosen" by them (then never changed for them).
     language_source: Mapped[str] = mapped_column(String(16), default="detected")
     #: Another language one clear message was written in: a second one in it switches.
     language_candidate: Mapped[str | None] = mapped_column(String(16))

@@ -79,9 +79,14 @@ class Vault:
     def _fernet(self) -> Fernet:
         return Fernet(base64.urlsafe_b64encode(self._derive("phone-encryption")))
 
+    @cached_property
+    def _phone_lookup_key(self) -> bytes:
+        return self._derive("phone-lookup")
+
     def phone_hash(self, phone: str) -> str:
         """Keyed hash of an E.164 number under the current key: the lookup key for a contact."""
-        return hmac.new(self._derive("phone-lookup"), phone.encode(), hashlib.sha256).hexdigest()
+        # hmac.digest: the one-shot C path, several times faster than hmac.new (imports hash millions).
+        return hmac.digest(self._phone_lookup_key, phone.encode(), "sha256").hex()
 
     def phone_hashes(self, phone: str) -> tuple[str, ...]:
         """The number's hash under the current key, then under the previous one (during a rotation)."""

@@ -226,6 +226,19 @@ class PlaceIndex:
         places = self.find(text)
         return places[0] if places else None
 
+    def named(self, text: str) -> list[str]:
+        """The ids of the jurisdictions `text`, as a whole, names, in any case and either Chinese
+        script: those whose name, localized name or alias it is; failing that, those whose short
+        form it is ("Kern" for Kern County). So "Bakersfield" is the city, not also Bakersfield City
+        School District. No ZIP code, school or typo: for a value given on its own (a CSV column),
+        where a guess would be worse than a refusal."""
+        entries = self._names.get(fold(text), [])
+        for hows in (("name", "alias"), ("short",)):
+            ids = sorted({e.jurisdiction_id for e in entries if e.how in hows})
+            if ids:
+                return ids
+        return []
+
     def mask(self, text: str) -> str:
         """`text` without the place names in it (for language detection)."""
         for place in sorted(self.find(text), key=lambda p: p.start, reverse=True):
