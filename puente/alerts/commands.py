@@ -29,7 +29,7 @@ def import_command(file: Path) -> None:
     rest are imported. Running the same file again changes nothing.
     """
     settings = load_settings()
-    vault = Vault(settings.require_secret_key())
+    vault = Vault(settings.require_secret_key(), settings.old_secret_key_bytes())
     database = Database(settings.database_url)
 
     def refused(row: int, problems: list[Problem]) -> None:

@@ -414,14 +414,26 @@ def write_batch(session: Session, vault: Vault, batch: list[Candidate], now: dat
     people: dict[str, list[Candidate]] = {}
     for candidate in batch:
         people.setdefault(candidate.phone, []).append(candidate)
-    hashes = {phone: vault.phone_hash(phone) for phone in people}
-    wanted = list(hashes.values())
-    suppressed = set(session.scalars(
+    # Each number's hash under the current key, then (during a key rotation) the previous one:
+    # a row `puente keys rotate` has not reached yet must still be found, and still suppress.
+    all_hashes = {phone: vault.phone_hashes(phone) for phone in people}
+    hashes = {phone: found[0] for phone, found in all_hashes.items()}
+    wanted = [h for found in all_hashes.values() for h in found]
+    suppressed_any = set(session.scalars(
         select(Suppression.phone_hash).where(Suppression.phone_hash.in_(wanted))))
-    known = {r.phone_hash: r for r in session.execute(
+    by_any = {r.phone_hash: r for r in session.execute(
         select(Contact.id, Contact.phone_hash, Contact.language, Contact.language_source,
-               Contact.opted_out_at, Contact.phone_encrypted).where(Contact.phone_hash.in_(wanted)))}
-    ids = [r.id for r in known.values() if r.opted_out_at is None and r.phone_hash not in suppressed]
+               Contact.opted_out_at, Contact.phone_encrypted, Contact.key_id)
+        .where(Contact.phone_hash.in_(wanted)))}
+    known = {}
+    suppressed = set()
+    for phone, found in all_hashes.items():
+        match = next((by_any[h] for h in found if h in by_any), None)
+        if match is not None:
+            known[hashes[phone]] = match
+        if any(h in suppressed_any for h in found):
+            suppressed.add(hashes[phone])
+    ids = [r.id for h, r in known.items() if r.opted_out_at is None and h not in suppressed]
     plans: dict[int, dict[str, tuple[str, str, str]]] = {}
     spoke: dict[int, datetime] = {}
     if ids:
@@ -459,13 +471,15 @@ def write_batch(session: Session, vault: Vault, batch: list[Candidate], now: dat
         if contact is None:
             first = rows[0]
             new_contacts.append({
-                "phone_hash": phone_hash, "phone_encrypted": vault.encrypt(phone),
+                "phone_hash": phone_hash, "phone_encrypted": vault.encrypt(phone), "key_id": vault.key_id,
                 "pseudonym": new_pseudonym(),
                 "language": first.language, "language_source": IMPORTED, "channel": first.channel,
                 "created_at": now,
             })
-        elif contact.phone_encrypted is None:  # known only by hash until now
-            numbers_filled.append({"id": contact.id, "phone_encrypted": vault.encrypt(phone)})
+        elif contact.phone_encrypted is None or contact.key_id != vault.key_id:
+            # Known only by hash until now, or under the previous key: the number is at hand.
+            numbers_filled.append({"id": contact.id, "phone_hash": phone_hash,
+                                   "phone_encrypted": vault.encrypt(phone), "key_id": vault.key_id})
         todo.append((phone_hash, rows, contact))
     created: dict[str, int] = {}
     if new_contacts:

@@ -308,3 +308,26 @@ def test_a_bad_header_or_an_unreadable_file_is_one_line_and_a_failure(importer: 
     other = importer.run("", raw=reordered.encode())
     assert other.exit_code == 0, other.output
     assert "imported: 1 (1 new contacts)" in lines_of(other)
+
+
+def test_during_a_key_rotation_rows_under_the_previous_key_still_count(importer: Importer) -> None:
+    """A suppression entry or a contact that `puente keys rotate` has not reached yet is still
+    found: the erased stay skipped, and a known person is moved to the new key, not duplicated."""
+    old = importer.vault
+    with importer.database.session() as session:
+        session.add(Suppression(phone_hash=old.phone_hash(ANA_E164), phone_encrypted=old.encrypt(ANA_E164)))
+    importer.add_contact(BAO_E164)
+    new_secret = secrets.token_urlsafe(48)
+    path = importer.tmp_path / "rotating.csv"
+    path.write_text(HEADER + f"{ANA},es,ca-bakersfield,hearings,sms,2025-03-01,Kern Coalition\n"
+                    + f"{BAO},es,ca-bakersfield,hearings,sms,2025-03-01,Kern Coalition\n", encoding="utf-8")
+    env = {"DATABASE_URL": importer.database.url, "PUENTE_SECRET_KEY": new_secret,
+           "PUENTE_OLD_SECRET_KEY": importer.secret, "PUENTE_ENV_FILE": str(importer.tmp_path / "none")}
+    result = CliRunner().invoke(cli, ["subscribers", "import", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "skipped: 1 (suppressed (erased at their request) 1)" in lines_of(result)
+    new = Vault(new_secret.encode())
+    with importer.database.session() as session:
+        [bao] = session.scalars(select(Contact)).all()
+        assert bao.phone_hash == new.phone_hash(BAO_E164) and bao.key_id == new.key_id
+        assert bao.phone_encrypted is not None and new.decrypt(bao.phone_encrypted) == BAO_E164
