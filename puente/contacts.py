@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,10 +65,13 @@ def get_or_create_contact(
         contact.phone_hash = vault.phone_hash(address.phone)
         contact.phone_encrypted = vault.encrypt(address.phone)
         contact.key_id = vault.key_id
+    previous_channel, previous_at = contact.channel, contact.last_inbound_at
     contact.channel = address.channel
     contact.last_inbound_at = utcnow()
     session.flush()
-    record_channel(session, contact, address.channel, contact.last_inbound_at)
+    if is_new or previous_channel != address.channel or previous_at is None or (
+            contact.last_inbound_at - as_utc(previous_at) > CHANNEL_TIME_PRECISION):
+        record_channel(session, contact, address.channel, contact.last_inbound_at)
     return contact, is_new
 
 
@@ -138,6 +141,12 @@ def opt_out_by_hash(
 def find_by_pseudonym(session: Session, pseudonym: str) -> Contact | None:
     """The contact Rasa knows as `pseudonym` (the action server knows people by no other name)."""
     return session.scalars(select(Contact).where(Contact.pseudonym == pseudonym)).first()
+
+
+#: `contact_channels` is written again only when the person's last text on the channel is older
+#: than this: a conversation's burst of texts costs one write, and the time kept for WhatsApp's
+#: 24-hour window is early by at most this much (so the window is never thought open too long).
+CHANNEL_TIME_PRECISION = timedelta(minutes=5)
 
 
 def record_channel(session: Session, contact: Contact, channel: str, at: datetime) -> None:
