@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -36,7 +36,7 @@ from puente.alerts import signup, subscriptions
 from puente.alerts.erase import erase
 from puente.assistant import CONNECT_TIMEOUT as RASA_CONNECT_TIMEOUT
 from puente.assistant import AssistantUnavailable
-from puente.db import DATABASE_ERRORS, OVERRUN
+from puente.db import DATABASE_ERRORS, OVERRUN, as_utc
 from puente.directory.places import PlaceIndex, fold
 from puente.i18n.detect import Guess
 from puente.messaging import paging
@@ -211,13 +211,16 @@ def _record(
                 language, new_language = _language_for(services, contact, is_new, keyword, guess, body)
                 if new_language != contact.language:
                     subscriptions.set_language(session, contact, new_language)
-                turn = _Turn(services, session, contact, address, language, keyword, body, places)
+                waiting = _waiting(session, contact.id, is_new)
+                turn = _Turn(services, session, contact, address, language, keyword, body, places,
+                             waiting.question)
                 outcome = _decide(turn)
                 if outcome.route is Route.ERASED:
                     log.contact_id, log.language, log.route = None, None, outcome.route
                     return _Recorded(outcome, log.id, 0, "", language, False, places)
                 log.contact_id, log.language, log.route = contact.id, language, outcome.route
-                had_pages = outcome.route is Route.RASA and paging.has_more(session, contact.id)
+                had_pages = (outcome.route is Route.RASA and waiting.pages_until is not None
+                             and as_utc(waiting.pages_until) > utcnow())
                 return _Recorded(outcome, log.id, contact.id, contact.pseudonym, language, had_pages, places)
         except IntegrityError:
             if _seen_before(services, sid_hash, deadline):
@@ -294,6 +297,25 @@ def _wide_letters(body: str) -> int:
 
 
 @dataclass(frozen=True)
+class _Waiting:
+    question: bool  # the person has an open question (perhaps expired)
+    pages_until: datetime | None  # when the rest of their last long answer expires
+
+
+def _waiting(session: Session, contact_id: int, is_new: bool) -> _Waiting:
+    """What waits for the person's next message, in one light query (this runs on every message)."""
+    if is_new:
+        return _Waiting(False, None)
+    row = session.execute(select(
+        select(questions.OpenQuestion.contact_id).where(questions.OpenQuestion.contact_id == contact_id)
+        .scalar_subquery(),
+        select(paging.PendingPages.expires_at).where(paging.PendingPages.contact_id == contact_id)
+        .scalar_subquery(),
+    )).one()
+    return _Waiting(row[0] is not None, row[1])
+
+
+@dataclass(frozen=True)
 class _Turn:
     """One message, inside its transaction: everything deciding its answer needs."""
 
@@ -305,6 +327,8 @@ class _Turn:
     keyword: KeywordMatch | None
     body: str
     places: PlaceIndex
+    #: Whether the person has an open question (it may have expired).
+    has_question: bool = False
 
     def gettext(self, message: str) -> str:
         return self.services.languages.translations(self.language).gettext(message)
@@ -329,7 +353,7 @@ def _decide(turn: _Turn) -> Outcome:
     contact, keyword = turn.contact, turn.keyword
     kind = keyword.kind if keyword else None
     opted_out = contact.opted_out_at is not None
-    question = questions.open_question(turn.session, contact.id)
+    question = questions.open_question(turn.session, contact.id) if turn.has_question else None
     if kind == "stop" and keyword is not None:
         if keyword.unsure and not (question is not None and question.kind == STOP_QUESTION):
             if opted_out:
