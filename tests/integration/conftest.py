@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from puente.config import Settings
 from puente.db import Database
+from puente.jobs import heartbeat
 from puente.migrate import upgrade
 from puente.simulator import inbound_form, new_message_sid, sign
 from tests.conftest import make_settings
@@ -38,6 +39,10 @@ class Line:
         app = create_app(settings)
         self._apps.append(app)
         return Line(app, app.test_client(), settings, self.rasa, self._apps)
+
+    def worker_beats(self) -> None:
+        """A worker's heartbeat, now: `/healthz` counts a worker alive for 30 s after it."""
+        heartbeat.beat(self.app.extensions["puente"].database, "test-worker", 1, datetime.now(UTC))
 
     def text(
         self,
