@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -21,6 +24,8 @@ from tests.fakes import FakeRasa, serve_fake_rasa
 from webhooks import create_app
 
 WEBHOOK_URL = "http://localhost/twilio/messages"
+# CI has Redis here, as it has PostgreSQL: a test that needs it fails without it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -68,6 +73,17 @@ class Line:
 def fake_rasa() -> Iterator[FakeRasa]:
     with serve_fake_rasa(FakeRasa()) as fake:
         yield fake
+
+
+@pytest.fixture
+def redis_queue_url() -> Iterator[str]:
+    """A Redis queue of this test's own (`?name=`, Huey's key prefix), emptied afterwards."""
+    name = "puente_test_" + secrets.token_hex(6)
+    yield f"{REDIS_URL}?name={name}"
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    for key in client.scan_iter(match=f"huey.*.{name}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture
