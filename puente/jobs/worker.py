@@ -145,13 +145,10 @@ def run_worker(settings: Settings, threads: int = DEFAULT_THREADS, periodic: boo
     queue = JobQueue(settings, context=lambda: services)
     if periodic:
         queue.add_periodic(PERIODIC_JOBS)
+    # An idle thread polls the SQLite file; Redis hands a task over as it comes.
+    polling = {"max_delay": MAX_POLL_DELAY} if queue.target.kind is QueueKind.SQLITE else {}
     consumer = WorkerConsumer(
-        queue,
-        database,
-        workers=threads,
-        periodic=periodic,
-        max_delay=MAX_POLL_DELAY if queue.target.kind is QueueKind.SQLITE else 10.0,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        queue, database, workers=threads, periodic=periodic, shutdown_timeout=SHUTDOWN_TIMEOUT, **polling
     )
     logger.info("worker: %s, %d threads, periodic jobs %s", queue.target, threads,
                 ", ".join(job.name for job in PERIODIC_JOBS) if periodic else "off")
