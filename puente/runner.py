@@ -122,11 +122,7 @@ class ProcessSpec:
 def worker_ready(database_url: str) -> Callable[[int], bool]:
     """Whether the worker with a given pid, on this host, has recorded a heartbeat."""
     hostname, _ = heartbeat.worker_identity()
-    return functools.partial(_worker_seen, database_url, hostname)
-
-
-def _worker_seen(database_url: str, hostname: str, pid: int) -> bool:
-    return heartbeat.seen(database_url, hostname, pid)
+    return functools.partial(heartbeat.seen, database_url, hostname)
 
 
 def process_specs(
