@@ -63,11 +63,15 @@ class Heartbeat:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop beating and remove this worker's row: it no longer counts as alive."""
+    def halt(self) -> None:
+        """Stop beating (the worker is stopping: its threads end one by one)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self.interval + 5)
+
+    def stop(self) -> None:
+        """Stop beating and remove this worker's row: it no longer counts as alive."""
+        self.halt()
         try:
             heartbeat.forget(self.database, self.hostname, self.pid)
         except Exception as error:  # noqa: BLE001 - stopping anyway; the row goes stale
@@ -127,6 +131,11 @@ class WorkerConsumer(Consumer):  # type: ignore[misc]  # huey ships no type info
     def start(self) -> None:
         super().start()
         self.heartbeat.start()
+
+    def stop(self, graceful: bool = False) -> None:
+        # Threads end one by one from here: a beat now would only say one is down.
+        self.heartbeat.halt()
+        super().stop(graceful=graceful)
 
     def run(self) -> None:
         try:
