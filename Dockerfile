@@ -1,5 +1,5 @@
-# The app images: `webhooks` (gunicorn) and `actions` (the rasa-sdk action server),
-# from one base. Rasa itself runs from rasa/rasa:3.6.21. Build one with
+# The app images: `webhooks` (gunicorn), `worker` (the job queue's consumer) and `actions`
+# (the rasa-sdk action server), from one base. Rasa itself runs from rasa/rasa:3.6.21. Build one with
 #   docker build --target webhooks .   (compose names the target for each service)
 FROM python:3.11-slim AS base
 
@@ -36,3 +36,11 @@ USER puente
 EXPOSE 5000
 # Migrations first: idempotent, so every start is safe.
 CMD ["sh", "-c", "puente db upgrade && exec gunicorn --config /app/gunicorn.conf.py"]
+
+FROM base AS worker
+# The same install as webhooks (one layer: Docker builds it once), no rasa-sdk.
+RUN uv pip install --system --no-cache -c requirements.lock . \
+    && pybabel compile -d locales -D messages
+USER puente
+# SIGTERM (docker stop) lets the tasks running finish, for up to 8 s.
+CMD ["puente", "worker"]

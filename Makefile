@@ -30,7 +30,7 @@ endef
 .PHONY: help setup lock run test train lint types i18n i18n-merge nlu-report i18n-extract migrate env pytest rasa-validate rasa-test bench clean
 
 help:
-	@echo "make run    set up what is missing, then run webhooks, rasa and actions (Ctrl-C stops all)"
+	@echo "make run    set up what is missing, then run webhooks, rasa, actions and the worker (Ctrl-C stops all)"
 	@echo "make test   set up what is missing, then lint, types, i18n, the test suite and rasa's checks"
 	@echo "make setup  only the set-up: venvs, .env secrets, catalogs, database, trained model"
 	@echo "make train  retrain the Rasa model if bot/ or nlu_data/ changed"

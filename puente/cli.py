@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from puente.config import ConfigError, Settings, ensure_env_file, env_file_path, load_settings
+from puente.jobs import DEFAULT_THREADS
 
 
 @click.group()
@@ -147,7 +148,7 @@ def purge_command(now_text: str | None, dry_run: bool, batch_size: int) -> None:
     help="Where each process's log goes, as NAME.log (default: var/log).",
 )
 def run(log_dir: Path | None) -> None:
-    """Run webhooks, rasa and actions in the foreground (what `make run` does).
+    """Run webhooks, rasa, actions and the worker in the foreground (what `make run` does).
 
     A process that stops is restarted; Ctrl-C or SIGTERM stops them all.
     """
@@ -159,6 +160,31 @@ def run(log_dir: Path | None) -> None:
     if settings.development:
         _load_sample_directory(settings)
     sys.exit(run_foreground(settings, echo=lambda line: click.echo(line), log_dir=log_dir))
+
+
+@cli.command()
+@click.option("--threads", type=click.IntRange(1, 64), default=DEFAULT_THREADS, show_default=True,
+              help="Worker threads running tasks.")
+@click.option("--no-periodic", is_flag=True,
+              help="Leave the periodic jobs to another worker (when you run several).")
+@click.option("--check", is_flag=True,
+              help="Do not run: exit 0 if a worker on this host beat within 30 s (for health checks).")
+def worker(threads: int, no_periodic: bool, check: bool) -> None:
+    """Run the queue consumer (what `make run` starts beside webhooks); SIGTERM or Ctrl-C stops it
+    after the tasks running finish."""
+    from puente.jobs import heartbeat
+
+    settings = load_settings()
+    if check:
+        hostname, _ = heartbeat.worker_identity()
+        if heartbeat.seen(settings.database_url, hostname):
+            click.echo(f"worker: alive on {hostname}")
+            return
+        click.echo(f"worker: no heartbeat from {hostname} within {heartbeat.STALE_AFTER:.0f} s", err=True)
+        sys.exit(1)
+    from puente.jobs.worker import run_worker
+
+    run_worker(settings, threads=threads, periodic=not no_periodic)
 
 
 def _load_sample_directory(settings: Settings) -> None:

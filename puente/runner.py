@@ -3,6 +3,7 @@
     actions  (rasa-sdk action server, this venv: puente.action_server)
     rasa     (Rasa 3.6 server, its own Python 3.10 venv, the trained model)
     webhooks (Flask under gunicorn)
+    worker   (the job queue's consumer: `puente worker`)
 
 Each process gets its settings through the environment, and only those it needs
 (`PROCESS_SETTINGS`), so a test can start a whole stack on its own ports and database.
@@ -32,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from puente.config import ENV_VARS, PROJECT_ROOT, Settings
 from puente.db import resolve_url
+from puente.jobs import heartbeat
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL_PATH = PROJECT_ROOT / "models" / "puente.tar.gz"
@@ -51,6 +53,11 @@ PROCESS_SETTINGS: dict[str, frozenset[str]] = {
     # No secret key: no action reads a phone number (people are known to it by pseudonym).
     "actions": frozenset({"DATABASE_URL", "PUENTE_DEFAULT_LANGUAGE", "LOG_LEVEL", "PUENTE_ENV"}),
     "rasa": frozenset(),
+    # The queue and the database; no secret key (no task reads a number yet: sending will),
+    # no Twilio credentials (nothing is sent yet).
+    "worker": frozenset(
+        {"DATABASE_URL", "QUEUE_URL", "LOG_LEVEL", "PUENTE_ENV", "PUENTE_VAR_DIR", "PUENTE_DEFAULT_LANGUAGE"}
+    ),
 }
 
 #: What every child keeps of the supervisor's environment: where programs and the home
@@ -97,10 +104,25 @@ class ProcessSpec:
     name: str
     argv: list[str]
     env: dict[str, str]
-    ready_url: str
+    #: Where it answers once it is up (a server)...
+    ready_url: str = ""
     # The HTTP answers that mean "up": webhooks' /healthz answers 503 when it is up
     # but something behind it is not.
     ready_statuses: frozenset[int] = field(default=frozenset({200}))
+    #: ... or, for a process that serves nothing, whether the one with this pid is up.
+    ready_check: Callable[[int], bool] | None = None
+    #: What it does once it is up, for messages ("did not … within 60 s").
+    ready_when: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.ready_when:
+            self.ready_when = f"answer {self.ready_url}"
+
+
+def worker_ready(database_url: str) -> Callable[[int], bool]:
+    """Whether the worker with a given pid, on this host, has recorded a heartbeat."""
+    hostname, _ = heartbeat.worker_identity()
+    return functools.partial(heartbeat.seen, database_url, hostname)
 
 
 def process_specs(
@@ -162,10 +184,17 @@ def process_specs(
             f"http://{settings.host}:{settings.port}/healthz",
             frozenset({200, 503}),
         ),
+        ProcessSpec(
+            "worker",
+            [str(bin_dir / "puente"), "worker"],
+            puente_env("worker"),
+            ready_check=worker_ready(settings.database_url),
+            ready_when="record a heartbeat",
+        ),
     ]
 
 
-READY_TIMEOUTS = {"actions": 60.0, "rasa": 240.0, "webhooks": 60.0}
+READY_TIMEOUTS = {"actions": 60.0, "rasa": 240.0, "webhooks": 60.0, "worker": 60.0}
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -274,15 +303,18 @@ class Stack:
             log.close()
 
     def is_ready(self, name: str) -> bool:
-        """Whether `name` answers its ready URL now."""
+        """Whether `name` answers its ready URL (or passes its ready check) now."""
         spec = self.specs[name]
+        if spec.ready_check is not None:
+            process = self.processes.get(name)
+            return process is not None and spec.ready_check(process.pid)
         try:
             return requests.get(spec.ready_url, timeout=2).status_code in spec.ready_statuses
         except requests.RequestException:
             return False
 
     def wait_ready(self, name: str, timeout: float, cancelled: Callable[[], bool] = _never) -> float:
-        """Seconds until `name` answers its ready URL (0 if cancelled first).
+        """Seconds until `name` is ready (see `is_ready`; 0 if cancelled first).
 
         Raises StartupError if it exits or does not answer within `timeout` seconds.
         """
@@ -297,7 +329,7 @@ class Stack:
             if self.is_ready(name):
                 return time.monotonic() - started
             time.sleep(0.25)
-        raise StartupError(name, f"did not answer {spec.ready_url} within {timeout:.0f} s")
+        raise StartupError(name, f"did not {spec.ready_when} within {timeout:.0f} s")
 
     def start_all(
         self, report: Callable[[str, float], None] | None = None, cancelled: Callable[[], bool] = _never
@@ -456,7 +488,8 @@ class Supervisor:
                     self.say(f"puente: {name} is back (down {down:.0f} s)")
                 elif now - self._started_at[name] > READY_TIMEOUTS[name]:
                     self.stack.stop(name, hurry=lambda: self.hurry)
-                    self._schedule_restart(name, now, f"did not answer within {READY_TIMEOUTS[name]:.0f} s")
+                    what = f"did not {self.stack.specs[name].ready_when} within {READY_TIMEOUTS[name]:.0f} s"
+                    self._schedule_restart(name, now, what)
 
     def _schedule_restart(self, name: str, now: float, what: str) -> None:
         delay = self.backoff[name].delay(now - self._started_at[name])
@@ -515,7 +548,7 @@ def ready_message(settings: Settings, log_dir: Path) -> str:
             "  PUBLIC_BASE_URL to the tunnel's URL, and set your number's messaging webhook to\n"
             "  PUBLIC_BASE_URL/twilio/messages"
         )
-    logs = ", ".join(_shown(log_dir / f"{name}.log") for name in ("webhooks", "rasa", "actions"))
+    logs = ", ".join(_shown(log_dir / f"{name}.log") for name in ("webhooks", "rasa", "actions", "worker"))
     return "\n".join(
         [
             f"puente: ready. The Twilio webhook is {local}",

@@ -1,4 +1,6 @@
-"""`GET /healthz`: 200 when webhooks, rasa and actions answer; 503 naming what does not."""
+"""`GET /healthz`: 200 when webhooks, the database, rasa, actions and a worker answer; 503
+naming what does not. A worker answers by its heartbeat in the database (puente.jobs.heartbeat):
+one that has not beaten for 30 s is down, and so is every worker while the database is."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Blueprint, Response, jsonify
 
 from puente.db import DATABASE_ERRORS
+from puente.jobs import heartbeat
 from webhooks.services import services
 
 bp = Blueprint("health", __name__)
@@ -31,10 +34,17 @@ def healthz() -> tuple[Response, int]:
             return f"unreachable ({type(error).__name__})"
         return None
 
+    def worker() -> str | None:
+        try:
+            return heartbeat.problem(core.database, DATABASE_CHECK_TIMEOUT)
+        except DATABASE_ERRORS as error:
+            return f"unknown: the database is unreachable ({type(error).__name__})"
+
     checks = {
         "database": database,
         "rasa": core.assistant.check_rasa,
         "actions": core.assistant.check_actions,
+        "worker": worker,
     }
     # In parallel: a dead service costs one timeout, not one per service.
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:

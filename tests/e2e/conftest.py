@@ -76,6 +76,8 @@ def text_line(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         actions_port=actions_port,
         rasa_url=f"http://127.0.0.1:{rasa_port}",
         actions_url=f"http://127.0.0.1:{actions_port}",
+        # Its own var folder: the embedded queue's file (scanned at the end) and the opt-out spool.
+        state_dir=str(workdir / "var"),
     )
     upgrade(database_url)
     sample = Database(database_url)

@@ -37,7 +37,8 @@ pytestmark = pytest.mark.e2e
 
 PERSON = "+13235550117"  # fictional (555-01xx)
 # How each child shows in its command line.
-MARKERS = {"actions": "puente.action_server", "rasa": str(RASA_BIN), "webhooks": "gunicorn"}
+MARKERS = {"actions": "puente.action_server", "rasa": str(RASA_BIN), "webhooks": "gunicorn",
+           "worker": "bin/puente worker"}
 # Lines `make run` must never print (they were all there before).
 NOISE = (
     "Warning:",  # Python warnings: DeprecationWarning, UserWarning, PyparsingDeprecationWarning…
@@ -46,7 +47,7 @@ NOISE = (
     "Traceback",
     "KeyboardInterrupt",
 )
-CHILD_LINE = re.compile(r"\[(actions|rasa|webhooks)\] .*\b(WARNING|ERROR|CRITICAL)\b")
+CHILD_LINE = re.compile(r"\[(actions|rasa|webhooks|worker)\] .*\b(WARNING|ERROR|CRITICAL)\b")
 
 
 def answers(port: int) -> bool:
@@ -132,7 +133,8 @@ class PuenteRun:
 
 def start_puente_run(workdir: Path) -> PuenteRun:
     ports = {"port": free_port(), "rasa_port": free_port(), "actions_port": free_port()}
-    settings = make_settings(f"sqlite:///{workdir / 'puente.db'}", rasa_url="", actions_url="", **ports)
+    settings = make_settings(f"sqlite:///{workdir / 'puente.db'}", rasa_url="", actions_url="",
+                             state_dir=str(workdir / "var"), **ports)
     assert settings.rasa_url == f"http://127.0.0.1:{ports['rasa_port']}"
     upgrade(settings.database_url)
     env = {**os.environ, **settings_env(settings), "PUENTE_ENV_FILE": str(workdir / "none")}
@@ -162,7 +164,7 @@ def test_it_says_when_it_is_ready_and_where_to_point_twilio(puente_run: PuenteRu
     port = puente_run.settings.port
     assert f"http://127.0.0.1:{port}/twilio/messages" in said
     assert "puente chat" in said
-    assert str(puente_run.log_dir / "rasa.log") in said
+    assert str(puente_run.log_dir / "rasa.log") in said and str(puente_run.log_dir / "worker.log") in said
     assert puente_run.health().status_code == 200
     assert all(answers(port) for port in puente_run.ports)
 
@@ -179,15 +181,18 @@ def test_rasa_and_the_action_server_get_no_secrets(puente_run: PuenteRun) -> Non
     children = puente_run.children()
     settings = puente_run.settings
     rasa, actions = environ(children["rasa"].pid), environ(children["actions"].pid)
+    worker = environ(children["worker"].pid)
     rasa_text, actions_text = "\n".join(f"{k}={v}" for k, v in rasa.items()), "\n".join(actions.values())
     secrets = {"TWILIO_AUTH_TOKEN": settings.twilio_auth_token, "PUENTE_SECRET_KEY": settings.secret_key}
     for name, value in secrets.items():
         assert name not in rasa and value not in rasa_text
     for name, value in secrets.items():
         assert name not in actions and value not in actions_text
+        assert name not in worker and value not in "\n".join(worker.values())
     assert "DATABASE_URL" not in rasa and "TRACKER_STORE_URL" in rasa
     # What they do get still works: the action server's database.
     assert actions["DATABASE_URL"] == settings.database_url
+    assert worker["DATABASE_URL"] == settings.database_url and worker["PUENTE_VAR_DIR"] == settings.state_dir
     assert environ(children["webhooks"].pid)["TWILIO_AUTH_TOKEN"] == settings.twilio_auth_token
 
 
@@ -214,7 +219,7 @@ def test_two_ctrl_c_in_a_row_stop_everything(puente_run: PuenteRun) -> None:
     # An action call first: rasa-sdk warned about Rasa's version on each.
     assert puente_run.text("hola").replies == [tr("es", GREETING)]
     sessions = puente_run.sessions()
-    assert len(sessions) == 3
+    assert len(sessions) == 4
     seen = len(puente_run.output)
     puente_run.process.send_signal(signal.SIGINT)
     puente_run.wait_for("puente: stopping", timeout=10, after=seen)
@@ -243,7 +248,7 @@ def loading_run(tmp_path: Path) -> Iterator[PuenteRun]:
         deadline = time.monotonic() + 30
         while not answers(run.settings.port) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert set(run.children()) == {"actions", "rasa", "webhooks"}
+        assert set(run.children()) == {"actions", "rasa", "webhooks", "worker"}
         run.sessions()
         assert not any(line.startswith("puente: rasa is up") for line in run.output)
         yield run
@@ -262,7 +267,7 @@ def test_sigterm_during_start_up_stops_everything(loading_run: PuenteRun) -> Non
 def test_children_die_with_a_killed_supervisor(loading_run: PuenteRun) -> None:
     """SIGKILL cleans nothing up: the kernel ends the children (PR_SET_PDEATHSIG)."""
     family = tree(loading_run.process.pid)
-    assert len(family) >= 6, family  # the supervisor, actions, rasa, gunicorn and its 2 workers
+    assert len(family) >= 7, family  # the supervisor, actions, rasa, gunicorn and its 2 workers, worker
     sessions = loading_run.sessions()
     loading_run.process.kill()
     loading_run.process.wait()

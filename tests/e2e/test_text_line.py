@@ -26,6 +26,7 @@ from sqlalchemy import text
 from puente.config import PROJECT_ROOT
 from puente.db import make_engine
 from puente.i18n import registry
+from puente.jobs.queue import JobQueue
 from tests.e2e.conftest import TextLine
 from tests.e2e.test_alerts_e2e import BODIES as ALERTS_BODIES
 from tests.e2e.test_alerts_e2e import EVERYONE as ALERTS_PEOPLE
@@ -75,6 +76,16 @@ def test_health_is_ok_when_everything_runs(text_line: TextLine) -> None:
     response = text_line.health()
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "ok"
+    assert response.json()["services"]["worker"] == "ok"
+
+
+def test_the_stacks_worker_runs_what_is_queued(text_line: TextLine) -> None:
+    queue = JobQueue(text_line.settings)
+    try:
+        token, ran_by = queue.enqueue("ping", 1).get(blocking=True, timeout=30)
+    finally:
+        queue.close()
+    assert token == 1 and ran_by.endswith(f":{text_line.stack.processes['worker'].pid}")
 
 
 def test_hola_gets_a_spanish_reply(text_line: TextLine) -> None:
@@ -295,7 +306,10 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
     """Done means 4: scanned after the whole suite above ran."""
     text_line.stack.stop_all()  # flush every log and the SQLite WAL
     logs = sorted((text_line.workdir / "logs").glob("*.log"))
-    assert [p.name for p in logs] == ["actions.log", "rasa.log", "webhooks.log"]
+    assert [p.name for p in logs] == ["actions.log", "rasa.log", "webhooks.log", "worker.log"]
+    # The embedded queue: what waited in it, and what it kept of what ran.
+    queue_files = sorted((text_line.workdir / "var").glob("queue.db*"))
+    assert queue_files and text_line.settings.queue_url == ""
 
     # The tracker store is in the same database: Rasa really wrote the conversations there.
     engine = make_engine(text_line.settings.database_url)
@@ -316,7 +330,7 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
     shared = [form for phone in EVERYONE for form in phone_forms(phone) if form in directories]
     assert not shared, f"pick other fictional numbers for the test people: {shared}"
 
-    places = {p.name: p.read_bytes() for p in logs}
+    places = {p.name: p.read_bytes() for p in logs + queue_files}
     places["database"] = database_dump(text_line)
     leaks = []
     for name, content in places.items():

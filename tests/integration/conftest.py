@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 from puente.config import Settings
 from puente.db import Database
+from puente.jobs import heartbeat
 from puente.migrate import upgrade
 from puente.simulator import inbound_form, new_message_sid, sign
 from tests.conftest import make_settings
@@ -20,6 +24,8 @@ from tests.fakes import FakeRasa, serve_fake_rasa
 from webhooks import create_app
 
 WEBHOOK_URL = "http://localhost/twilio/messages"
+# CI has Redis here, as it has PostgreSQL: a test that needs it fails without it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -38,6 +44,10 @@ class Line:
         app = create_app(settings)
         self._apps.append(app)
         return Line(app, app.test_client(), settings, self.rasa, self._apps)
+
+    def worker_beats(self) -> None:
+        """A worker's heartbeat, now: `/healthz` counts a worker alive for 30 s after it."""
+        heartbeat.beat(self.app.extensions["puente"].database, "test-worker", 1, datetime.now(UTC))
 
     def text(
         self,
@@ -63,6 +73,17 @@ class Line:
 def fake_rasa() -> Iterator[FakeRasa]:
     with serve_fake_rasa(FakeRasa()) as fake:
         yield fake
+
+
+@pytest.fixture
+def redis_queue_url() -> Iterator[str]:
+    """A Redis queue of this test's own (`?name=`, Huey's key prefix), emptied afterwards."""
+    name = "puente_test_" + secrets.token_hex(6)
+    yield f"{REDIS_URL}?name={name}"
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    for key in client.scan_iter(match=f"huey.*.{name}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture

@@ -155,7 +155,8 @@ def test_someone_opted_out_is_erased_at_once_and_help_always_answers(line: Line)
                               "a locked record of your number so no list can sign you up again. Text "
                               "anytime to start over.")
     assert count(line, Contact) == 0 and count(line, Suppression) == 1
-    routes = {r for r, in core(line).database.engine.connect().execute(select(InboundMessage.route))}
+    with core(line).database.engine.connect() as connection:
+        routes = {r for r, in connection.execute(select(InboundMessage.route))}
     assert routes == {"erased"}  # only the DELETE's own entry, linked to nobody (it dedupes a retry)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from puente.config import PROJECT_ROOT
+from puente.jobs.queue import JobQueue, QueueKind
 from puente.runner import tracker_store_url
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import POSTGRES_ADMIN_URL, make_settings
 from tests.unit.test_compose import env_of
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
@@ -39,6 +42,20 @@ def test_the_url_forms_work_against_a_real_postgresql() -> None:
     answer = subprocess.run([str(RASA_PYTHON), "-c", script, tracker_url], capture_output=True, text=True,
                             check=True, env=env)
     assert answer.stdout.strip() == "1"
+
+
+def test_the_queue_url_form_works_against_a_real_redis(redis_queue_url: str, tmp_path: Path) -> None:
+    """The worker's and webhooks' QUEUE_URL, pointed at the Redis here (with a test's own queue name)."""
+    compose = urlsplit(env_of("worker")["QUEUE_URL"])
+    local = urlsplit(redis_queue_url)
+    url = urlunsplit(compose._replace(netloc=local.netloc, query=local.query))
+    queue = JobQueue(make_settings("sqlite://", queue_url=url, state_dir=str(tmp_path)))
+    try:
+        assert queue.target.kind is QueueKind.REDIS
+        queue.enqueue("ping", 1)
+        assert queue.pending() == 1
+    finally:
+        queue.close()
 
 
 def test_redis_url_names_the_redis_service_and_redis_answers_there() -> None:

@@ -217,6 +217,7 @@ def test_the_person_gets_an_answer_in_their_language_in_time_and_their_stop_hold
     wa = contact_of(back, PHONE_WA)
     assert wa.phone_encrypted is not None and wa.channel == "sms"  # their number, once they wrote again
     assert back.app.extensions["puente"].optout_spool.pending() == []
+    back.worker_beats()
     health = back.client.get("/healthz")
     assert health.status_code == 200 and health.get_json()["spooled_optouts"] == 0
 
@@ -239,6 +240,7 @@ def test_healthz_applies_the_spool_once_the_database_answers(sqlite_line: Line, 
     holder = lock(sqlite_url)
     assert sqlite_line.text("PARAR", PHONE_ES)[1] == [tr("es", STOP_REPLY)]
     holder.close()
+    sqlite_line.worker_beats()
     health = sqlite_line.client.get("/healthz")
     assert health.status_code == 200 and health.get_json()["spooled_optouts"] == 0
     contact = contact_of(sqlite_line, PHONE_ES)
@@ -293,6 +295,7 @@ def test_healthz_waits_for_a_stuck_spool_only_as_long_as_its_other_checks(
     holder = lock(sqlite_url)
     assert sqlite_line.text("PARAR", PHONE_ES)[1] == [tr("es", STOP_REPLY)]
     holder.close()
+    sqlite_line.worker_beats()
     spool = sqlite_line.app.extensions["puente"].optout_spool
     fd = os.open(spool.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # another worker's drain, stuck

@@ -140,6 +140,7 @@ def test_rasa_down_gets_a_localized_reply_fast(line: Line) -> None:
     started = time.monotonic()
     assert down.text("hola, ¿qué tal?", PHONE_ES)[1] == [tr("es", FALLBACK)]
     assert time.monotonic() - started < 15
+    down.worker_beats()
     health = down.client.get("/healthz")
     assert health.status_code == 503
     assert health.get_json()["down"] == ["rasa"]
@@ -153,10 +154,11 @@ def test_action_server_failure_gets_the_fallback(line: Line) -> None:
 
 
 def test_healthz_is_200_when_everything_answers(line: Line) -> None:
+    line.worker_beats()
     response = line.client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["services"] == {
-        "webhooks": "ok", "database": "ok", "rasa": "ok", "actions": "ok",
+        "webhooks": "ok", "database": "ok", "rasa": "ok", "actions": "ok", "worker": "ok",
     }
 
 

@@ -134,11 +134,12 @@ def test_gunicorn_serves_healthz_with_the_shipped_config(image: dict[str, Path])
                 assert server.poll() is None, "gunicorn exited"
                 time.sleep(0.2)
         assert response is not None, "gunicorn never answered"
-        # Rasa and actions are not running here; the database and the app itself are.
+        # Rasa, actions and a worker are not running here; the database and the app itself are.
         body = json.loads(response.text)
         assert response.status_code == 503
         assert body["services"]["database"] == "ok" and body["services"]["webhooks"] == "ok"
-        assert body["down"] == ["actions", "rasa"]
+        assert body["down"] == ["actions", "rasa", "worker"]
+        assert body["services"]["worker"] == "no heartbeat"
     finally:
         server.terminate()
         server.wait(10)

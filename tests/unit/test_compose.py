@@ -18,7 +18,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from puente.config import ENV_VARS, PROJECT_ROOT, Settings
-from puente.runner import MODEL_PATH, PROCESS_SETTINGS, tracker_store_url
+from puente.jobs.worker import SHUTDOWN_TIMEOUT
+from puente.runner import MODEL_PATH, PROCESS_SETTINGS, process_specs, tracker_store_url
 
 ENV = {"POSTGRES_PASSWORD": "s3cret", "PORT": "", "PUENTE_SECRET_KEY": "k" * 48, "TWILIO_AUTH_TOKEN": "token",
        "PUENTE_SUPPORT_CONTACT": "Kern Coalition, (661) 555-0190"}
@@ -63,7 +64,7 @@ def env_of(name: str) -> dict[str, str]:
 
 
 def test_only_services_that_exist() -> None:
-    assert set(load()["services"]) == {"webhooks", "actions", "rasa", "postgres", "redis"}
+    assert set(load()["services"]) == {"webhooks", "actions", "worker", "rasa", "postgres", "redis"}
 
 
 def test_every_service_has_a_health_check_and_restarts() -> None:
@@ -75,14 +76,23 @@ def test_every_service_has_a_health_check_and_restarts() -> None:
 def test_app_services_build_their_own_image_target() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.MULTILINE)
-    for name in ("webhooks", "actions"):
+    for name in ("webhooks", "actions", "worker"):
         assert service(name)["build"] == {"context": ".", "target": name}
         assert name in stages, f"the Dockerfile has no {name} stage"
+
+    def stage(name: str) -> str:
+        return dockerfile.split(f"AS {name}\n", 1)[1].split("\nFROM ", 1)[0]
+
     # Only the actions image carries rasa-sdk (the `actions` extra).
-    webhooks_stage = dockerfile.split("AS webhooks", 1)[1]
-    actions_stage = dockerfile.split("AS actions", 1)[1].split("\nFROM ", 1)[0]
-    assert "[actions]" in actions_stage and "[actions]" not in webhooks_stage
-    assert "gunicorn.conf.py" in webhooks_stage
+    assert "[actions]" in stage("actions")
+    assert "[actions]" not in stage("webhooks") and "[actions]" not in stage("worker")
+    assert "gunicorn.conf.py" in stage("webhooks")
+    # The worker's image installs what webhooks' does, and runs `puente worker` as make run does.
+    install = [line for line in stage("webhooks").splitlines() if "uv pip install" in line]
+    assert install and install == [line for line in stage("worker").splitlines() if "uv pip install" in line]
+    assert 'CMD ["puente", "worker"]' in stage("worker")
+    worker = next(spec for spec in process_specs(Settings()) if spec.name == "worker")
+    assert [Path(worker.argv[0]).name, *worker.argv[1:]] == ["puente", "worker"]
 
 
 SECRETS = ("PUENTE_SECRET_KEY", "PUENTE_OLD_SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID")
@@ -93,6 +103,7 @@ def test_no_service_gets_the_whole_env_file_and_each_gets_only_its_secrets() -> 
         assert "env_file" not in spec, f"{name} would get every setting in .env"
     assert not set(SECRETS) & set(env_of("rasa")), "Rasa needs no Twilio token or secret key"
     assert not set(SECRETS) & set(env_of("actions")), "actions reads no number, never talks to Twilio"
+    assert not set(SECRETS) & set(env_of("worker")), "the worker sends nothing yet"
     assert {"PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN"} <= set(env_of("webhooks"))
     # The key before a rotation: webhooks finds numbers hashed under it while rows move off it.
     assert "PUENTE_OLD_SECRET_KEY" in env_of("webhooks") and env_of("webhooks")["PUENTE_OLD_SECRET_KEY"] == ""
@@ -151,6 +162,7 @@ def test_database_urls_agree_with_the_postgres_service() -> None:
         postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], postgres["POSTGRES_DB"],
     )
     assert env_of("actions")["DATABASE_URL"] == str(env_of("webhooks")["DATABASE_URL"])
+    assert env_of("worker")["DATABASE_URL"] == str(env_of("webhooks")["DATABASE_URL"])
     # Rasa's tracker store: the same database, as puente.runner derives it for `make run`.
     assert env_of("rasa")["TRACKER_STORE_URL"] == tracker_store_url(env_of("webhooks")["DATABASE_URL"])
 
@@ -168,10 +180,11 @@ def test_model_and_bot_paths_are_in_dockerignore_and_gitignore() -> None:
 
 def test_compose_gives_each_service_no_setting_make_run_would_withhold() -> None:
     """The same sets as `make run` (puente.runner.PROCESS_SETTINGS): compose never gives more."""
-    for name in ("webhooks", "actions", "rasa"):
+    for name in ("webhooks", "actions", "worker", "rasa"):
         given = set(env_of(name)) & set(ENV_VARS)
         assert given <= PROCESS_SETTINGS[name], f"{name} gets {sorted(given - PROCESS_SETTINGS[name])}"
     assert "DATABASE_URL" in env_of("actions")
+    assert {"DATABASE_URL", "QUEUE_URL"} <= set(env_of("worker"))
 
 
 def test_the_action_server_and_rasa_run_as_make_run_runs_them() -> None:
@@ -179,3 +192,17 @@ def test_the_action_server_and_rasa_run_as_make_run_runs_them() -> None:
     args = service("rasa")["command"]
     assert args[args.index("--logging-config-file") + 1] == "bot/logging.yml"
     assert (PROJECT_ROOT / "bot" / "logging.yml").is_file()
+
+
+def test_the_worker_shares_the_queue_with_webhooks_and_is_checked_by_its_heartbeat() -> None:
+    worker = service("worker")
+    assert env_of("worker")["QUEUE_URL"] == env_of("webhooks")["QUEUE_URL"]
+    assert make_url(env_of("worker")["QUEUE_URL"]).drivername == "redis"
+    assert env_of("worker")["PUENTE_ENV"] == "production"
+    assert worker["healthcheck"]["test"] == ["CMD", "puente", "worker", "--check"]
+    assert worker["depends_on"] == {
+        "postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"},
+    }
+    assert not worker.get("ports") and not worker.get("expose")
+    # Docker's stop timeout outlasts the worker's own shutdown (tasks get 8 s to finish).
+    assert int(worker["stop_grace_period"].rstrip("s")) > SHUTDOWN_TIMEOUT

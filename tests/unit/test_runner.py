@@ -6,15 +6,21 @@ The processes themselves are tested for real in tests/e2e/test_make_run.py.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from puente.config import ENV_VARS, Settings
+from puente.db import Database
+from puente.jobs import heartbeat
+from puente.migrate import upgrade
 from puente.runner import (
     INHERITED_ENV,
     PROCESS_SETTINGS,
     Backoff,
+    ProcessSpec,
+    Stack,
     process_specs,
     ready_message,
     settings_env,
@@ -91,6 +97,47 @@ def test_the_action_server_gets_no_twilio_credentials_and_no_secret_key(settings
     assert actions["DATABASE_URL"] == settings.database_url
 
 
+def test_the_worker_gets_the_queue_and_the_database_but_no_secret(settings: Settings) -> None:
+    worker = specs_env(settings, settings_env(settings))["worker"]
+    assert worker["QUEUE_URL"] == settings.queue_url and worker["DATABASE_URL"] == settings.database_url
+    assert not set(worker) & (TWILIO_CREDENTIALS | {"PUENTE_SECRET_KEY"})
+    everything = "\n".join(worker.values())
+    assert settings.twilio_auth_token not in everything and settings.secret_key not in everything
+
+
+def test_the_worker_is_puente_worker_and_ready_once_it_has_beaten(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'puente.db'}"
+    upgrade(url)
+    worker = next(spec for spec in process_specs(make_settings(url)) if spec.name == "worker")
+    assert Path(worker.argv[0]).name == "puente" and worker.argv[1:] == ["worker"]
+    assert worker.ready_check is not None and worker.ready_when == "record a heartbeat"
+    assert not worker.ready_check(4242)
+    hostname, _ = heartbeat.worker_identity()
+    database = Database(url)
+    heartbeat.beat(database, hostname, 4242, datetime.now(UTC))
+    heartbeat.beat(database, "another-host", 4243, datetime.now(UTC))
+    database.dispose()
+    assert worker.ready_check(4242)
+    assert not worker.ready_check(4243)  # another host's process with that pid is not ours
+
+
+def test_a_process_with_a_ready_check_is_ready_when_the_check_says_so_for_its_pid() -> None:
+    asked: list[int] = []
+
+    def check(pid: int) -> bool:
+        asked.append(pid)
+        return True
+
+    stack = Stack([ProcessSpec("sleeper", ["sleep", "30"], {"PATH": os.environ["PATH"]}, ready_check=check)])
+    assert not stack.is_ready("sleeper")  # not started
+    stack.start("sleeper")
+    try:
+        assert stack.wait_ready("sleeper", timeout=5) < 5
+        assert asked == [stack.processes["sleeper"].pid]
+    finally:
+        stack.stop_all(grace=1)
+
+
 def test_children_keep_only_the_basics_of_the_shell(settings: Settings) -> None:
     shell = {"AWS_SECRET_ACCESS_KEY": "x", "PGPASSWORD": "pg", "LC_TIME": "C", "PYTHONPATH": "/elsewhere"}
     for name, env in specs_env(settings, shell).items():
@@ -151,5 +198,6 @@ def test_the_ready_message_says_where_to_point_twilio_and_how_to_try_it(tmp_path
     said = ready_message(local, tmp_path)
     assert "http://127.0.0.1:5123/twilio/messages" in said and "PUBLIC_BASE_URL" in said
     assert "puente chat" in said and str(tmp_path / "rasa.log") in said
+    assert str(tmp_path / "worker.log") in said
     public = ready_message(make_settings("sqlite://", public_base_url="https://puente.example.org"), tmp_path)
     assert "https://puente.example.org/twilio/messages" in public

@@ -1,0 +1,43 @@
+"""The worker's tasks, and its periodic jobs.
+
+A task is `func(services, *ids)`, registered with `@task(name)`; anything enqueues it
+with `JobQueue.enqueue(name, *ids)`. Capabilities add their own modules of tasks to
+`puente.jobs.queue.TASK_MODULES`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from huey import crontab
+
+from puente.jobs import heartbeat
+from puente.jobs.queue import PeriodicJob, task
+
+if TYPE_CHECKING:
+    from puente.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+@task("ping")
+def ping(_services: Services, token: int) -> tuple[int, str]:
+    """`token` back, with the worker that ran it: proves a worker consumes this queue."""
+    hostname, pid = heartbeat.worker_identity()
+    return token, f"{hostname}:{pid}"
+
+
+def prune_worker_heartbeats(services: Services) -> None:
+    """Forget workers silent for an hour (a SIGKILLed worker leaves its row behind)."""
+    removed = heartbeat.prune(services.database)
+    if removed:
+        logger.info("removed the heartbeats of %d workers gone for %s", removed, heartbeat.PRUNE_AFTER)
+
+
+#: What the worker does on a schedule (`huey.crontab`, checked once a minute, in UTC). Each
+#: `puente worker` run without --no-periodic enqueues these, and any worker runs them.
+#: The retention purge (`puente.alerts.retention.purge`) belongs here.
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("prune_worker_heartbeats", crontab(minute="*/10"), prune_worker_heartbeats),
+)
