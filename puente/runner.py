@@ -56,7 +56,8 @@ PROCESS_SETTINGS: dict[str, frozenset[str]] = {
     # The queue and the database; no secret key (no task reads a number yet: sending will),
     # no Twilio credentials (nothing is sent yet).
     "worker": frozenset(
-        {"DATABASE_URL", "QUEUE_URL", "LOG_LEVEL", "PUENTE_ENV", "PUENTE_VAR_DIR", "PUENTE_DEFAULT_LANGUAGE"}
+        {"DATABASE_URL", "QUEUE_URL", "LOG_LEVEL", "PUENTE_ENV", "PUENTE_VAR_DIR", "PUENTE_DEFAULT_LANGUAGE",
+         "RETENTION_DAYS"}
     ),
 }
 

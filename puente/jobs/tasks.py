@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 from huey import crontab
 
+from puente.alerts import retention
 from puente.jobs import heartbeat
 from puente.jobs.queue import PeriodicJob, task
+from puente.models import utcnow
 
 if TYPE_CHECKING:
     from puente.services import Services
@@ -35,9 +37,17 @@ def prune_worker_heartbeats(services: Services) -> None:
         logger.info("removed the heartbeats of %d workers gone for %s", removed, heartbeat.PRUNE_AFTER)
 
 
+def purge_old_conversations(services: Services) -> None:
+    """The retention purge (`puente purge`): conversation data older than RETENTION_DAYS."""
+    report = retention.purge(services.database, utcnow(), services.settings.retention_days)
+    logger.info("retention purge: %s", ", ".join(f"{table} {n}" for table, n in report.deleted.items() if n)
+                or "nothing to delete")
+
+
 #: What the worker does on a schedule (`huey.crontab`, checked once a minute, in UTC). Each
 #: `puente worker` run without --no-periodic enqueues these, and any worker runs them.
-#: The retention purge (`puente.alerts.retention.purge`) belongs here.
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("prune_worker_heartbeats", crontab(minute="*/10"), prune_worker_heartbeats),
+    # Hourly: what crosses RETENTION_DAYS goes within the hour (batched, so cheap when little does).
+    PeriodicJob("purge_old_conversations", crontab(minute="17"), purge_old_conversations),
 )

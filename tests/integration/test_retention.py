@@ -211,3 +211,23 @@ def test_the_command_prints_counts_per_table(
     for name, count in EXPECTED.items():
         assert f"  {shown[name]}: {count}\n" in done.output
     assert runner.invoke(cli, ["purge", "--now", "yesterday"]).exit_code == 2
+
+
+def test_the_worker_purges_on_its_schedule(database: Database) -> None:
+    """The worker's periodic job runs the same purge, with RETENTION_DAYS, at the clock's now."""
+    from puente.jobs.tasks import PERIODIC_JOBS, purge_old_conversations
+    from puente.services import Services
+    from tests.conftest import make_settings
+
+    assert "purge_old_conversations" in [job.name for job in PERIODIC_JOBS]
+    build(database)
+    before = counts(database)
+    services = Services(make_settings(database.url, retention_days=1))
+    try:
+        purge_old_conversations(services)  # the real clock, a day: LONG_AGO is old, LATELY is not
+    finally:
+        services.database.dispose()
+    after = counts(database)
+    assert after["inbound_messages"] < before["inbound_messages"]
+    assert (after["subscriptions"], after["consent_records"], after["suppressions"]) == (
+        before["subscriptions"], before["consent_records"], before["suppressions"])
