@@ -93,13 +93,14 @@ def keys_rotate(batch_size: int, max_batches: int | None) -> None:
     if report.hash_only:
         click.echo(f"{report.hash_only} opted-out contacts are known only by the hash of their number: they "
                    "cannot be re-hashed. They stay found while PUENTE_OLD_SECRET_KEY is set and move "
-                   "to the new key when they text.")
+                   "to the new key when they text. Keep PUENTE_OLD_SECRET_KEY set until a later run "
+                   "finds none: removing it now would lose their opt-out.")
     if report.unreadable:
         click.echo(f"puente: {report.unreadable} numbers are unreadable with both keys: left as they are.",
                    err=True)
         sys.exit(1)
-    if report.finished:
-        click.echo("Done: every readable number is under the new key.")
+    if report.finished and not report.hash_only:
+        click.echo("Done: every readable number is under the new key. PUENTE_OLD_SECRET_KEY can go.")
 
 
 @cli.command("purge")

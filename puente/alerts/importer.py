@@ -350,7 +350,7 @@ class SubscriberImport:
             places = load_index(session)
         checker = RowChecker(places, self.languages, now)
         try:
-            handle = path.open(encoding="utf-8-sig", newline="")
+            handle = path.open("rb")
         except OSError as error:
             raise ImportFileError(f"cannot be read ({type(error).__name__})") from None
         with handle:
@@ -358,7 +358,7 @@ class SubscriberImport:
             batch: list[Candidate] = []
             last_progress = time.monotonic()
             try:
-                for row, values in _rows(handle):
+                for row, values in _rows(_decoded(handle)):
                     self.report.rows += 1
                     if values is None:
                         self._refuse(row, [Problem(None, "malformed",
@@ -579,7 +579,18 @@ def _topic_order(topic: str) -> int:
     return TOPICS.index(topic) if topic in TOPICS else len(TOPICS)
 
 
-def _rows(handle: IO[str]) -> Iterator[tuple[int, dict[str, str] | None]]:
+def _decoded(handle: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one line at a time: a byte that is not UTF-8 stops the
+    import at its own row, after every row before it (a text file's decoder reads ahead, and
+    would fail rows earlier, losing the ones in between)."""
+    first = True
+    for line in handle:
+        text = line.decode("utf-8-sig" if first else "utf-8")
+        first = False
+        yield text
+
+
+def _rows(handle: Iterator[str]) -> Iterator[tuple[int, dict[str, str] | None]]:
     """(row number, the row's cell by column, or None when its fields do not fit the header).
 
     Row numbers are a spreadsheet's: the header is row 1. Blank rows are passed over.
@@ -618,19 +629,18 @@ def _rows(handle: IO[str]) -> Iterator[tuple[int, dict[str, str] | None]]:
         raise ImportFileError(f"row {row + 1} cannot be read as CSV ({error})") from None
 
 
-def _size(handle: IO[str]) -> int | None:
+def _size(handle: IO[bytes]) -> int | None:
     try:
         return os.fstat(handle.fileno()).st_size or None
     except (OSError, ValueError):
         return None
 
 
-def _fraction(handle: IO[str], size: int | None) -> float | None:
-    buffer = getattr(handle, "buffer", None)
-    if size is None or buffer is None:
+def _fraction(handle: IO[bytes], size: int | None) -> float | None:
+    if size is None:
         return None
     try:
-        position: int = buffer.tell()
+        position: int = handle.tell()
     except (OSError, ValueError):
         return None
     return min(1.0, position / size)

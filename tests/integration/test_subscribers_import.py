@@ -331,3 +331,15 @@ def test_during_a_key_rotation_rows_under_the_previous_key_still_count(importer:
         [bao] = session.scalars(select(Contact)).all()
         assert bao.phone_hash == new.phone_hash(BAO_E164) and bao.key_id == new.key_id
         assert bao.phone_encrypted is not None and new.decrypt(bao.phone_encrypted) == BAO_E164
+
+
+def test_a_byte_that_is_not_utf8_stops_at_its_own_row_after_writing_every_row_before(
+    importer: Importer,
+) -> None:
+    # Fictional 555-01xx numbers; the file is read ahead in chunks bigger than these rows.
+    rows = "".join(f"+1213555{n:04d},es,ca-bakersfield,hearings,sms,2025-03-01,Kern sheet\n"
+                   for n in range(100, 190))
+    bad = "+12135550190,es,ca-bakersfield,hearings,sms,2025-03-01,Coalición\n".encode("latin-1")
+    result = importer.run("", raw=(HEADER + rows).encode() + bad)
+    assert result.exit_code == 1 and "row 92 is not UTF-8 text" in result.output  # header is row 1
+    assert importer.counts()[0] == 90  # every row before it, none lost
