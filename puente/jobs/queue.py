@@ -173,13 +173,15 @@ class TaskFailed(Exception):
 #: - and _) with at most 6 digits, so that it can never hold a phone number.
 _SLUG = re.compile(r"[a-z][a-z0-9_-]{0,99}")
 MAX_DIGITS_IN_ID = 6
+#: Ids are below this (9 digits); a phone number written as an int has 10 or more.
+MAX_INT_ID = 10**9
 
 
 def check_ids(args: tuple[object, ...]) -> None:
     """Refuse task arguments that are not ids: what is enqueued is stored as it waits."""
     for position, arg in enumerate(args, start=1):
-        if isinstance(arg, int) and not isinstance(arg, bool):
-            continue
+        if isinstance(arg, int) and not isinstance(arg, bool) and 0 <= arg < MAX_INT_ID:
+            continue  # a row's id; a phone number given as an int (10+ digits) is not
         if (
             isinstance(arg, str)
             and _SLUG.fullmatch(arg)
@@ -187,7 +189,7 @@ def check_ids(args: tuple[object, ...]) -> None:
         ):
             continue
         raise TypeError(
-            f"task argument {position} is not an id (an int, or a slug with at most "
+            f"task argument {position} is not an id (an int or a slug with at most "
             f"{MAX_DIGITS_IN_ID} digits): tasks take ids, never a number or a message"
         )
 

@@ -106,6 +106,8 @@ def test_tasks_take_ids_only() -> None:
     for arg in refused:
         with pytest.raises(TypeError, match="not an id"):
             check_ids((7, arg))
+    with pytest.raises(TypeError, match="not an id"):
+        check_ids((12135550123,))  # a phone number as an int
 
 
 def test_enqueue_refuses_what_is_not_an_id_before_anything_is_stored(tmp_path: Path) -> None:
