@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from puente.config import ConfigError, Settings, ensure_env_file, env_file_path, load_settings
+from puente.db import DATABASE_ERRORS
 from puente.jobs import DEFAULT_THREADS
 
 
@@ -84,6 +85,11 @@ def keys_rotate(batch_size: int, max_batches: int | None) -> None:
             click.echo(f"Applied {applied} opt-outs kept while the database was down.")
         report = rotate(services.database, vault, batch_size=batch_size, max_batches=max_batches,
                         progress=lambda table: click.echo(f"  {table.line()} (batch {table.batches})"))
+    except DATABASE_ERRORS as error:
+        # One line: the error's own text would quote its SQL parameters (hashes, ciphertexts).
+        click.echo(f"puente: the database failed ({type(error).__name__}); what was committed stays "
+                   "rotated: run `puente keys rotate` again to continue.", err=True)
+        sys.exit(1)
     finally:
         services.database.dispose()
     for table in report.tables:

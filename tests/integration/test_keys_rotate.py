@@ -305,3 +305,15 @@ def test_the_command_reports_progress_and_a_summary_and_never_a_number(
                                 phone_encrypted=stranger.encrypt(UNREADABLE), key_id=stranger.key_id))
     failed = runner.invoke(cli, ["keys", "rotate"])
     assert failed.exit_code == 1 and "1 numbers are unreadable" in failed.output
+
+
+def test_a_failing_database_is_one_line_without_its_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {"DATABASE_URL": "postgresql+psycopg://puente@127.0.0.1:9/none",
+                        "PUENTE_SECRET_KEY": NEW_KEY.decode(), "PUENTE_OLD_SECRET_KEY": OLD_KEY.decode(),
+                        "PUENTE_ENV_FILE": os.devnull, "PUENTE_VAR_DIR": str(tmp_path / "var")}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["keys", "rotate"])
+    assert result.exit_code == 1
+    assert "puente: the database failed (" in result.output and "Traceback" not in result.output
