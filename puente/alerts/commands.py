@@ -9,9 +9,9 @@ import click
 
 from puente.alerts.importer import COLUMNS, ImportFileError, ImportReport, Problem, SubscriberImport
 from puente.config import load_settings
-from puente.db import DATABASE_ERRORS, Database
+from puente.db import DATABASE_ERRORS
 from puente.i18n import registry
-from puente.privacy import Vault
+from puente.services import Services
 
 
 @click.group()
@@ -29,8 +29,9 @@ def import_command(file: Path) -> None:
     rest are imported. Running the same file again changes nothing.
     """
     settings = load_settings()
-    vault = Vault(settings.require_secret_key(), settings.old_secret_key_bytes())
-    database = Database(settings.database_url)
+    services = Services(settings)
+    vault = services.vault
+    database = services.database
 
     def refused(row: int, problems: list[Problem]) -> None:
         click.echo(f"puente: {file}: row {row}: {'; '.join(str(p) for p in problems)}", err=True)
@@ -41,6 +42,10 @@ def import_command(file: Path) -> None:
 
     job = SubscriberImport(database, vault, languages=registry().codes, on_refused=refused, progress=progress)
     try:
+        # STOPs kept while the database was down come first: a list must not outrun an opt-out.
+        applied = services.apply_spooled_optouts(30.0)
+        if applied:
+            click.echo(f"subscribers: applied {applied} opt-outs kept while the database was down", err=True)
         report = job.run(file)
     except ImportFileError as error:
         click.echo(f"puente: {file}: {error}", err=True)

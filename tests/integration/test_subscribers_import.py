@@ -56,7 +56,7 @@ class Importer:
         else:
             path.write_text(text, encoding="utf-8")
         env = {"DATABASE_URL": self.database.url, "PUENTE_SECRET_KEY": self.secret,
-               "PUENTE_ENV_FILE": str(self.tmp_path / "none")}
+               "PUENTE_ENV_FILE": str(self.tmp_path / "none"), "PUENTE_VAR_DIR": str(self.tmp_path / "var")}
         return CliRunner().invoke(cli, ["subscribers", "import", str(path)], env=env)
 
     def counts(self) -> tuple[int, int, int]:
@@ -343,3 +343,18 @@ def test_a_byte_that_is_not_utf8_stops_at_its_own_row_after_writing_every_row_be
     result = importer.run("", raw=(HEADER + rows).encode() + bad)
     assert result.exit_code == 1 and "row 92 is not UTF-8 text" in result.output  # header is row 1
     assert importer.counts()[0] == 90  # every row before it, none lost
+
+
+def test_a_stop_kept_during_an_outage_holds_against_the_list(importer: Importer) -> None:
+    """The opt-out spool is applied before the list: someone who texted STOP while the database
+    was down is not subscribed by an import that runs before the webhook's next message."""
+    from puente.optout_spool import OptOutSpool, SpooledOptOut
+
+    spool = OptOutSpool(importer.tmp_path / "var" / "spool" / "optout")
+    spool.add(SpooledOptOut(importer.vault.phone_hash(ANA_E164), "stop", datetime(2025, 4, 1, tzinfo=UTC)))
+    result = importer.run(HEADER + f"{ANA},es,ca-bakersfield,hearings,sms,2025-03-01,Kern Coalition\n")
+    assert result.exit_code == 0, result.output
+    assert "skipped: 1 (opted out (texted STOP) 1)" in lines_of(result)
+    contact = importer.contact(ANA_E164)
+    assert contact is not None and contact.opted_out_at is not None
+    assert importer.subscriptions(ANA_E164) == {}
