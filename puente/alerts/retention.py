@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +48,8 @@ EVENTS = sa.table(TRACKER_TABLE, sa.column("id", sa.Integer), sa.column("sender_
                   sa.column("timestamp", sa.Float))
 
 #: The tables a purge reports on, in the order it works through them.
+#: How long a conversation's events may outlive their contact (a turn in flight at an erasure).
+ORPHAN_GRACE = timedelta(minutes=10)
 TABLES = ("inbound_messages", TRACKER_TABLE, "pending_pages", "open_questions", "contact_channels",
           "contacts")
 
@@ -88,7 +90,14 @@ def purge(
     deleted["inbound_messages"] = run.delete_batched(
         InboundMessage.__table__, InboundMessage.id, InboundMessage.received_at < cutoff)
     if report.tracker:
-        old_events = EVENTS.c.timestamp < cutoff.timestamp()
+        # Events older than the retention period, and events of no contact: someone erased while
+        # Rasa was still answering them (their turn was saved after the erasure), or a test
+        # session (`rasa shell`). Left alone for ORPHAN_GRACE: a turn may still be in flight.
+        old_events = or_(
+            EVENTS.c.timestamp < cutoff.timestamp(),
+            and_(EVENTS.c.timestamp < (now - ORPHAN_GRACE).timestamp(),
+                 EVENTS.c.sender_id.not_in(select(Contact.pseudonym))),
+        )
         stale_events = EVENTS.c.sender_id.in_(select(Contact.pseudonym).where(Contact.id.in_(stale)))
         if dry_run:
             deleted[TRACKER_TABLE] = run.count(EVENTS, or_(old_events, stale_events))

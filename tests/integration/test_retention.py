@@ -231,3 +231,21 @@ def test_the_worker_purges_on_its_schedule(database: Database) -> None:
     assert after["inbound_messages"] < before["inbound_messages"]
     assert (after["subscriptions"], after["consent_records"], after["suppressions"]) == (
         before["subscriptions"], before["consent_records"], before["suppressions"])
+
+
+def test_events_of_no_contact_go_after_a_grace_period(database: Database) -> None:
+    """A turn Rasa saved after its person was erased (or a `rasa shell` session) is not kept for
+    RETENTION_DAYS: once ten minutes old, events of a sender no contact holds are purged."""
+    world = build(database)
+    with database.session() as session:
+        for n, (sender, at) in enumerate([("p-erased-mid-turn", NOW - timedelta(minutes=11)),
+                                          ("p-erased-just-now", NOW - timedelta(minutes=2))], start=100):
+            session.execute(text("INSERT INTO events (id, sender_id, type_name, timestamp, data) "
+                                 "VALUES (:id, :sender, 'user', :at, '{\"text\": \"hola\"}')"),
+                            {"id": n, "sender": sender, "at": at.timestamp()})
+    report = purge(database, NOW, DAYS)
+    assert report.deleted["events"] == EXPECTED["events"] + 1
+    with database.session() as session:
+        senders = set(session.scalars(text("SELECT sender_id FROM events")).all())
+    assert "p-erased-mid-turn" not in senders and "p-erased-just-now" in senders
+    assert world.pseudonyms[TEXTS_LATELY] in senders  # a contact's recent events stay
