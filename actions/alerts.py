@@ -18,6 +18,7 @@ from actions.common import language_of, services
 from puente.alerts import signup, texts
 from puente.alerts.signup import Alerts
 from puente.contacts import find_by_pseudonym
+from puente.directory.replies import reader_for
 
 
 class AlertAction(Action, ABC):
@@ -42,7 +43,7 @@ class AlertAction(Action, ABC):
         with core.database.session() as session:
             contact = find_by_pseudonym(session, tracker.sender_id)
             if contact is None:  # `rasa shell`, or the REST channel called directly: nobody to sign up
-                reply = texts.not_here(signup.reader_for(core.languages, language))
+                reply = texts.not_here(reader_for(core.languages, language))
             else:
                 channel = str(metadata.get("channel") or contact.channel or "sms")
                 turn = metadata.get("turn")

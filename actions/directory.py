@@ -12,7 +12,6 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from babel import Locale
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -32,9 +31,7 @@ AREA, LANGUAGE, PENDING, PENDING_SINCE, LAST, KINDS = (
 
 
 def reader_for(language: str) -> Reader:
-    core = services()
-    return Reader(language, core.languages.translations(language).gettext,
-                  Locale.parse(core.languages.get(language).babel_locale))
+    return replies.reader_for(services().languages, language)
 
 
 class PlaceAnswer(Action, ABC):

@@ -86,7 +86,8 @@ def write_nlu(examples: list[tuple[str, str]], path: Path) -> None:
 
 
 def macro_f1(pairs: list[tuple[str, str]]) -> float:
-    """Macro-averaged F1 over the true labels, as tests/nlu/heldout.py computes it."""
+    """Macro-averaged F1 over the true labels, as tests/nlu/heldout.py computes it (a copy: this
+    script runs in the Rasa venv, which cannot import puente's dependencies)."""
     scores = []
     for label in {truth for truth, _ in pairs}:
         tp = sum(1 for t, p in pairs if t == label and p == label)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from babel import Locale
 from sqlalchemy.orm import Session
 
 from puente import questions
@@ -28,7 +27,7 @@ from puente.alerts.models import TOPICS
 from puente.alerts.subscriptions import Plan, apply, current_plan, leave, lift_suppression, ordered
 from puente.directory.answers import Directory
 from puente.directory.places import PlaceIndex, fold
-from puente.directory.replies import Reader
+from puente.directory.replies import Reader, reader_for
 from puente.i18n import LanguageRegistry
 from puente.models import Contact
 
@@ -38,11 +37,6 @@ TOPICS_QUESTION, AREA_QUESTION, CONFIRM_QUESTION = "signup_topics", "signup_area
 SIGNUP_QUESTIONS = frozenset({TOPICS_QUESTION, AREA_QUESTION, CONFIRM_QUESTION})
 #: "1 3", "2,4", "1 & 2": the numbers of the topics menu, in its order.
 _NUMBERS = re.compile(r"[1-4\s,;.&+/]+")
-
-
-def reader_for(languages: LanguageRegistry, language: str) -> Reader:
-    return Reader(language, languages.translations(language).gettext,
-                  Locale.parse(languages.get(language).babel_locale))
 
 
 #: At most this much besides the answer itself (after place names, topic words and the words that

@@ -19,7 +19,7 @@ from puente.directory.answers import Directory, Found
 from puente.directory.localize import localized
 from puente.directory.models import Coalition, Hearing, Jurisdiction, LegalClinic, Policy
 from puente.directory.schema import ClinicService, PolicyKind, PolicyStatus
-from puente.i18n import N_
+from puente.i18n import N_, LanguageRegistry
 
 POLICY_KINDS = {
     PolicyKind.SANCTUARY_RESOLUTION: N_("sanctuary resolution"),
@@ -68,6 +68,12 @@ class Reader:
     def languages(self, codes: Sequence[str]) -> str:
         names = [self.locale.languages.get(code.replace("-", "_"), code) for code in codes]
         return ", ".join(names)
+
+
+def reader_for(languages: LanguageRegistry, language: str) -> Reader:
+    """A reader of `language`: its catalog and its Babel locale."""
+    return Reader(language, languages.translations(language).gettext,
+                  Locale.parse(languages.get(language).babel_locale))
 
 
 def _lines(parts: Sequence[str]) -> str:

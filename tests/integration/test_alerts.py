@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from puente.alerts import signup
 from puente.alerts.models import ConsentRecord, Subscription, Suppression
@@ -34,15 +35,21 @@ def directory(line: Line) -> None:
         import_directory(session, fixture_data())
 
 
+def alerts_of(line: Line, session: Session, phone: str, channel: str, turn: int | None = None
+              ) -> signup.Alerts:
+    """What an alert action works with, for the person texting from `phone`."""
+    services = core(line)
+    contact = find_contact(session, services.vault, phone)
+    assert contact is not None
+    return signup.Alerts(session, services.languages, services.places.index_in(session), contact,
+                         contact.language, channel, turn)
+
+
 def ask_for_alerts(line: Line, phone: str, request: str, *, whatsapp: bool = False) -> str:
     """What the subscribe action does for `request` (Rasa's part is tested end to end)."""
-    services = core(line)
-    with services.database.session() as session:
-        contact = find_contact(session, services.vault, phone)
-        assert contact is not None
-        alerts = signup.Alerts(session, services.languages, services.places.index_in(session), contact,
-                               contact.language, "whatsapp" if whatsapp else "sms")
-        return signup.subscribe(alerts, request, None)
+    with core(line).database.session() as session:
+        return signup.subscribe(alerts_of(line, session, phone, "whatsapp" if whatsapp else "sms"),
+                                request, None)
 
 
 def count(line: Line, model: Any, **where: Any) -> int:
@@ -242,11 +249,7 @@ def test_a_change_of_area_keeps_the_channel_the_alerts_go_to(line: Line) -> None
     ask_for_alerts(line, PHONE_EN, "alert me about hearings in Kern County")
     line.text("YES", PHONE_EN)
     with core(line).database.session() as session:
-        contact = find_contact(session, core(line).vault, PHONE_EN)
-        assert contact is not None
-        alerts = signup.Alerts(session, core(line).languages, core(line).places.index_in(session), contact,
-                               "en", "whatsapp")
-        signup.change_area(alerts, "change my area to Fresno")
+        signup.change_area(alerts_of(line, session, PHONE_EN, "whatsapp"), "change my area to Fresno")
     line.text("YES", PHONE_EN, whatsapp=True)
     with core(line).database.session() as session:
         rows = session.execute(select(Subscription.jurisdiction_id, Subscription.channel)).all()
@@ -262,11 +265,8 @@ def test_a_question_in_a_reply_that_never_arrived_is_not_answered(line: Line) ->
         late = session.scalars(select(InboundMessage).order_by(InboundMessage.id.desc())).first()
         assert late is not None
         late.route = "fallback"
-        contact = find_contact(session, core(line).vault, PHONE_EN)
-        assert contact is not None
-        alerts = signup.Alerts(session, core(line).languages, core(line).places.index_in(session), contact,
-                               "en", "sms", turn=late.id)
-        signup.subscribe(alerts, "alert me about hearings in Kern County", None)
+        signup.subscribe(alerts_of(line, session, PHONE_EN, "sms", turn=late.id),
+                         "alert me about hearings in Kern County", None)
     assert line.text("YES", PHONE_EN)[1] == ["fake reply in en"]
     assert count(line, Subscription) == 0 and count(line, OpenQuestion) == 0
 

@@ -6,14 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from puente.conversation import _for_rasa
 from puente.directory.kinds import kinds_asked, words_for
-from puente.directory.models import Jurisdiction, LegalClinic
 from puente.directory.places import PlaceIndex
-from puente.directory.schema import PolicyKind, parse_directory
-from puente.directory.store import _row_values
+from puente.directory.schema import PolicyKind
 from puente.i18n import LanguageRegistry, registry
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "places.yaml"
@@ -77,14 +74,6 @@ def test_the_kinds_a_question_names(question: str, kinds: list[PolicyKind]) -> N
 
 def test_korean_policy_words() -> None:
     assert kinds_asked("산타로사는 피난처 도시인가요?", registry()) == [SANCTUARY]
-
-
-@pytest.fixture(scope="module")
-def index() -> PlaceIndex:
-    parsed = parse_directory(yaml.safe_load(FIXTURE.read_text()))
-    jurisdictions = [Jurisdiction(**_row_values("jurisdictions", r)) for r in parsed.jurisdictions]
-    clinics = [LegalClinic(**_row_values("legal_clinics", r)) for r in parsed.legal_clinics]
-    return PlaceIndex(jurisdictions, clinics)
 
 
 @pytest.mark.parametrize(

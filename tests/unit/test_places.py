@@ -5,22 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from puente.directory.models import Jurisdiction, LegalClinic
 from puente.directory.places import PlaceIndex, fold
-from puente.directory.schema import parse_directory
-from puente.directory.store import _row_values
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "places.yaml"
-
-
-@pytest.fixture(scope="module")
-def index() -> PlaceIndex:
-    parsed = parse_directory(yaml.safe_load(FIXTURE.read_text()))
-    jurisdictions = [Jurisdiction(**_row_values("jurisdictions", r)) for r in parsed.jurisdictions]
-    clinics = [LegalClinic(**_row_values("legal_clinics", r)) for r in parsed.legal_clinics]
-    return PlaceIndex(jurisdictions, clinics)
 
 
 @pytest.mark.parametrize(
