@@ -256,10 +256,13 @@ def chat(url: str | None, sender: str | None, whatsapp: bool, messages: tuple[st
 
 def _register_capabilities() -> None:
     from puente.alerts.commands import subscribers
+    from puente.broadcasts.commands import broadcast, reminders
     from puente.directory.commands import directory
 
     cli.add_command(directory)
     cli.add_command(subscribers)
+    cli.add_command(broadcast)
+    cli.add_command(reminders)
 
 
 _register_capabilities()

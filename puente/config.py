@@ -57,7 +57,10 @@ class Settings:
     twilio_messaging_service_sid: str = ""
     twilio_from_number: str = ""
     twilio_whatsapp_from: str = ""
+    #: Segments a second across every worker; 0 lifts the limit (a benchmark against a fake Twilio).
     twilio_send_rate: float = 1.0
+    #: USD per SMS segment, for the estimates a dry run prints.
+    twilio_price_per_segment: float = 0.0083
     public_base_url: str = ""
     secret_key: str = ""
     #: The key in use before PUENTE_SECRET_KEY, while `puente keys rotate` moves rows off it.
@@ -79,6 +82,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):
             raise ConfigError(f"PUENTE_ENV={self.env!r} is neither development nor production")
+        if self.twilio_send_rate < 0:
+            raise ConfigError(f"TWILIO_SEND_RATE={self.twilio_send_rate} is negative (0 lifts the limit)")
         if self.retention_days < 1:
             raise ConfigError(f"RETENTION_DAYS={self.retention_days} must be at least 1")
         # Derived defaults: the Rasa and action server URLs follow their ports.
@@ -188,6 +193,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "TWILIO_FROM_NUMBER": ("twilio_from_number", str),
     "TWILIO_WHATSAPP_FROM": ("twilio_whatsapp_from", str),
     "TWILIO_SEND_RATE": ("twilio_send_rate", float),
+    "TWILIO_PRICE_PER_SEGMENT": ("twilio_price_per_segment", float),
     "PUBLIC_BASE_URL": ("public_base_url", str),
     "PUENTE_SECRET_KEY": ("secret_key", str),
     "PUENTE_OLD_SECRET_KEY": ("old_secret_key", str),

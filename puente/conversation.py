@@ -36,6 +36,7 @@ from puente.alerts import signup, subscriptions
 from puente.alerts.erase import erase
 from puente.assistant import CONNECT_TIMEOUT as RASA_CONNECT_TIMEOUT
 from puente.assistant import AssistantUnavailable
+from puente.broadcasts import rsvp, texts
 from puente.db import DATABASE_ERRORS, OVERRUN, as_utc
 from puente.directory.places import PlaceIndex, fold
 from puente.i18n.detect import Guess
@@ -90,6 +91,7 @@ class Route(StrEnum):
     DUPLICATE = "duplicate"
     MORE = "more"  # the next page of a long answer
     ANSWER = "answer"  # an answer to Puente's open question (a sign-up step)
+    RSVP = "rsvp"  # a YES or NO to a mobilization alert
     STOP_ASKED = "stop_asked"  # a stop word typed without its diacritics: asked before acting
     DELETE_ASKED = "delete_asked"  # the first DELETE: asked to confirm
     ERASED = "erased"  # the person was erased (the log entry keeps no link to them)
@@ -435,6 +437,13 @@ def _answer_question(turn: _Turn, question: questions.OpenQuestion) -> Outcome |
             questions.close(turn.session, turn.contact.id)
             return Outcome([_("OK, nothing was erased.")], Route.ANSWER)
         return None
+    if question.kind == rsvp.RSVP_QUESTION:
+        if kind not in ("yes", "no"):
+            return None
+        if not rsvp.record(turn.session, int(question.payload["broadcast"]), turn.contact.id, kind, utcnow()):
+            questions.close(turn.session, turn.contact.id)
+            return None
+        return Outcome([texts.rsvp_thanks(turn.services.languages, turn.language, kind)], Route.RSVP)
     if question.kind in signup.SIGNUP_QUESTIONS:
         if not _delivered(turn.session, question):
             questions.close(turn.session, turn.contact.id)  # asked in a reply the person never got

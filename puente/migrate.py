@@ -13,7 +13,7 @@ from puente.config import PROJECT_ROOT, data_dir
 #: Every module that defines tables: each capability has its own.
 MODEL_MODULES = (
     "puente.models", "puente.questions", "puente.messaging.paging", "puente.directory.models",
-    "puente.alerts.models", "puente.jobs.models",
+    "puente.alerts.models", "puente.jobs.models", "puente.broadcasts.models",
 )
 
 

@@ -53,11 +53,14 @@ PROCESS_SETTINGS: dict[str, frozenset[str]] = {
     # No secret key: no action reads a phone number (people are known to it by pseudonym).
     "actions": frozenset({"DATABASE_URL", "PUENTE_DEFAULT_LANGUAGE", "LOG_LEVEL", "PUENTE_ENV"}),
     "rasa": frozenset(),
-    # The queue and the database; no secret key (no task reads a number yet: sending will),
-    # no Twilio credentials (nothing is sent yet).
+    # The queue and the database; the secret key (it decrypts numbers to send to), the Twilio
+    # account and senders, and what shapes a send (rate, quiet hours, templates, callback URL).
     "worker": frozenset(
         {"DATABASE_URL", "QUEUE_URL", "LOG_LEVEL", "PUENTE_ENV", "PUENTE_VAR_DIR", "PUENTE_DEFAULT_LANGUAGE",
-         "RETENTION_DAYS"}
+         "RETENTION_DAYS", "PUENTE_SECRET_KEY", "PUENTE_OLD_SECRET_KEY", "TWILIO_ACCOUNT_SID",
+         "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER",
+         "TWILIO_WHATSAPP_FROM", "TWILIO_SEND_RATE", "TWILIO_PRICE_PER_SEGMENT", "PUBLIC_BASE_URL",
+         "QUIET_HOURS", "WHATSAPP_TEMPLATES_FILE"}
     ),
 }
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from puente.assistant import RasaClient
 from puente.config import Settings
@@ -10,15 +13,36 @@ from puente.db import Database
 from puente.directory.places import PlaceCache
 from puente.i18n import LanguageRegistry, registry
 from puente.i18n.detect import LanguageDetector, detector_for
+from puente.models import utcnow
 from puente.optout_spool import OptOutSpool
 from puente.privacy import Vault
+
+if TYPE_CHECKING:
+    from puente.broadcasts.sending import Context
+    from puente.jobs.queue import JobQueue
 
 
 class Services:
     """What webhooks, actions and the worker share: one of each per process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
+        #: The time, in UTC (tests give a clock of their own: nothing depends on the time of day).
+        self.clock = clock
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        """The job queue, to enqueue on (the worker sets its own)."""
+        from puente.jobs.queue import JobQueue
+
+        return JobQueue(self.settings)
+
+    @cached_property
+    def broadcast_context(self) -> Context:
+        """The sender, the shared send pace, quiet hours and WhatsApp templates."""
+        from puente.broadcasts.sending import context_for
+
+        return context_for(self)
 
     @cached_property
     def database(self) -> Database:

@@ -33,8 +33,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from webhooks.health import bp as health_bp
     from webhooks.twilio import bp as twilio_bp
+    from webhooks.twilio.status import bp as status_bp
 
     app.register_blueprint(twilio_bp)
+    app.register_blueprint(status_bp)
     app.register_blueprint(health_bp)
     return app
 

@@ -51,7 +51,7 @@ REDIS_SOCKET_TIMEOUT = 5.0
 REDIS_CONNECT_TIMEOUT = 2.0
 
 #: Every module that defines tasks: the worker and every producer register the same ones.
-TASK_MODULES = ("puente.jobs.tasks",)
+TASK_MODULES = ("puente.jobs.tasks", "puente.broadcasts.tasks")
 
 
 class QueueKind(StrEnum):

@@ -37,6 +37,13 @@ def prune_worker_heartbeats(services: Services) -> None:
         logger.info("removed the heartbeats of %d workers gone for %s", removed, heartbeat.PRUNE_AFTER)
 
 
+def broadcasts_tick(services: Services) -> None:
+    """Reminders due, scheduled broadcasts, deliveries deferred or stranded (see broadcasts.tasks)."""
+    from puente.broadcasts.tasks import tick
+
+    tick(services)
+
+
 def purge_old_conversations(services: Services) -> None:
     """The retention purge (`puente purge`): conversation data older than RETENTION_DAYS."""
     report = retention.purge(services.database, utcnow(), services.settings.retention_days)
@@ -47,6 +54,7 @@ def purge_old_conversations(services: Services) -> None:
 #: What the worker does on a schedule (`huey.crontab`, checked once a minute, in UTC). Each
 #: `puente worker` run without --no-periodic enqueues these, and any worker runs them.
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("broadcasts_tick", crontab(minute="*"), broadcasts_tick),
     PeriodicJob("prune_worker_heartbeats", crontab(minute="*/10"), prune_worker_heartbeats),
     # Hourly: what crosses RETENTION_DAYS goes within the hour (batched, so cheap when little does).
     PeriodicJob("purge_old_conversations", crontab(minute="17"), purge_old_conversations),

@@ -152,6 +152,7 @@ def run_worker(settings: Settings, threads: int = DEFAULT_THREADS, periodic: boo
     services = Services(settings)
     database = services.database  # created here, before any thread could race to create it
     queue = JobQueue(settings, context=lambda: services)
+    services.jobs = queue  # tasks queue their follow-ups on the worker's own queue
     if periodic:
         queue.add_periodic(PERIODIC_JOBS)
     # An idle thread polls the SQLite file; Redis hands a task over as it comes.
@@ -159,6 +160,9 @@ def run_worker(settings: Settings, threads: int = DEFAULT_THREADS, periodic: boo
     consumer = WorkerConsumer(
         queue, database, workers=threads, periodic=periodic, shutdown_timeout=SHUTDOWN_TIMEOUT, **polling
     )
+    if periodic:
+        # What a worker that died left behind is picked up now, not at the next minute.
+        queue.enqueue("broadcasts_tick")
     logger.info("worker: %s, %d threads, periodic jobs %s", queue.target, threads,
                 ", ".join(job.name for job in PERIODIC_JOBS) if periodic else "off")
     try:

@@ -103,7 +103,14 @@ def test_no_service_gets_the_whole_env_file_and_each_gets_only_its_secrets() -> 
         assert "env_file" not in spec, f"{name} would get every setting in .env"
     assert not set(SECRETS) & set(env_of("rasa")), "Rasa needs no Twilio token or secret key"
     assert not set(SECRETS) & set(env_of("actions")), "actions reads no number, never talks to Twilio"
-    assert not set(SECRETS) & set(env_of("worker")), "the worker sends nothing yet"
+    # The worker sends: it decrypts numbers and talks to Twilio, with the same settings as webhooks.
+    assert {"PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"} <= set(env_of("worker"))
+    for setting in ("TWILIO_SEND_RATE", "QUIET_HOURS", "WHATSAPP_TEMPLATES_FILE", "PUBLIC_BASE_URL",
+                    "TWILIO_FROM_NUMBER", "TWILIO_WHATSAPP_FROM", "TWILIO_MESSAGING_SERVICE_SID"):
+        assert env_of("worker")[setting] == env_of("webhooks")[setting], setting
+    # The templates file lives in ./config, mounted read-only where the setting points.
+    assert "./config:/app/config:ro" in service("worker")["volumes"]
+    assert "./config:/app/config:ro" in service("webhooks")["volumes"]
     assert {"PUENTE_SECRET_KEY", "TWILIO_AUTH_TOKEN"} <= set(env_of("webhooks"))
     # The key before a rotation: webhooks finds numbers hashed under it while rows move off it.
     assert "PUENTE_OLD_SECRET_KEY" in env_of("webhooks") and env_of("webhooks")["PUENTE_OLD_SECRET_KEY"] == ""

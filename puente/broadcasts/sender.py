@@ -1,0 +1,236 @@
+"""The one sender: every outbound message goes through here, to Twilio or to the outbox.
+
+One attempt per call, classified so the caller knows what it may do next:
+
+- `SENT`: Twilio accepted it (its MessageSid), or the outbox kept it;
+- `RETRY`: it certainly did not go (429 / error 20429, a refused connection): safe to
+  send again after a backoff;
+- `UNCERTAIN`: the request went out and the answer was lost (a timeout, a 5xx, a broken
+  connection): Twilio may have created the message. It is never blindly resent: `find`
+  looks for it in Twilio's own list first;
+- `FAILED`: a permanent error, with Twilio's code and Puente's reason (`opted_out` for
+  21610, `invalid_number` for 21211 and 21614, `unreachable` for 30003/30005/30006).
+
+Pacing (`TWILIO_SEND_RATE` across every worker) is `Pace`: one reservation per batch in
+the shared database, then each message waits for its own slot inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import requests
+from sqlalchemy import select, update
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from puente.broadcasts.models import SendPace
+from puente.config import Settings
+from puente.db import Database
+
+logger = logging.getLogger(__name__)
+
+# twilio's HTTP client logs every request's parameters (the number, the body) at INFO:
+# `puente.messaging.twilio_client` gives it a logger of its own, kept at WARNING.
+
+#: Seconds one request may take before it counts as uncertain.
+REQUEST_TIMEOUT = 10.0
+#: Messages to the same number created this long before an attempt still count as it (clocks differ).
+CLOCK_SKEW = timedelta(seconds=60)
+
+PERMANENT = {
+    21610: "opted_out",
+    21211: "invalid_number",
+    21614: "invalid_number",
+    30003: "unreachable",
+    30005: "unreachable",
+    30006: "unreachable",
+}
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    UNCERTAIN = "uncertain"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to one address: free text (`body`) or a WhatsApp template."""
+
+    channel: str  # "sms" or "whatsapp"
+    to: str  # E.164
+    body: str | None = None
+    content_sid: str | None = None
+    content_variables: str | None = None  # JSON
+
+    @property
+    def to_urn(self) -> str:
+        return f"whatsapp:{self.to}" if self.channel == "whatsapp" else self.to
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    sid: str | None = None
+    error_code: int | None = None
+    reason: str | None = None
+
+
+class NoSender(Exception):
+    """No Twilio sender is configured for a channel (no number, no messaging service)."""
+
+
+def classify(error: BaseException) -> Result:
+    """What a failed attempt means (see the module docstring)."""
+    if isinstance(error, TwilioRestException):
+        code = int(error.code) if isinstance(error.code, int) else None
+        if error.status == 429 or code == 20429:
+            return Result(Outcome.RETRY, error_code=code or 20429, reason="rate_limited")
+        if code in PERMANENT:
+            return Result(Outcome.FAILED, error_code=code, reason=PERMANENT[code])
+        if error.status >= 500:
+            return Result(Outcome.UNCERTAIN, error_code=code, reason="server_error")
+        return Result(Outcome.FAILED, error_code=code, reason="rejected")
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return Result(Outcome.RETRY, reason="connect_timeout")
+    if isinstance(error, requests.exceptions.ConnectionError) and not isinstance(
+        error, requests.exceptions.ReadTimeout
+    ):
+        # A refused connection never carried the request; a reset after it may have.
+        text = repr(error.args[0]) if error.args else ""
+        if "NewConnectionError" in text or "Connection refused" in text:
+            return Result(Outcome.RETRY, reason="connection_refused")
+        return Result(Outcome.UNCERTAIN, reason="connection_lost")
+    if isinstance(error, requests.exceptions.Timeout):
+        return Result(Outcome.UNCERTAIN, reason="timeout")
+    return Result(Outcome.UNCERTAIN, reason=type(error).__name__[:32])
+
+
+class Sender:
+    """Sends through Twilio's client, or keeps messages in the outbox when there are no
+    credentials (a dry run a new user can look at)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.outbox = not (settings.twilio_account_sid and settings.twilio_auth_token)
+        self._local = threading.local()
+
+    def _client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            from puente.messaging.twilio_client import twilio_client
+
+            client = twilio_client(
+                self.settings.twilio_api_base_url,
+                self.settings.twilio_account_sid,
+                self.settings.twilio_auth_token,
+                timeout=REQUEST_TIMEOUT,
+                pool_size=2,
+            )
+            self._local.client = client
+        return client
+
+    def sender_fields(self, channel: str) -> dict[str, str]:
+        """Where a message on `channel` is sent from."""
+        s = self.settings
+        if channel == "whatsapp":
+            if s.twilio_whatsapp_from:
+                sender = s.twilio_whatsapp_from
+                return {"from_": sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}"}
+            if s.twilio_messaging_service_sid:
+                return {"messaging_service_sid": s.twilio_messaging_service_sid}
+            raise NoSender("TWILIO_WHATSAPP_FROM (or TWILIO_MESSAGING_SERVICE_SID) is not set")
+        if s.twilio_messaging_service_sid:
+            return {"messaging_service_sid": s.twilio_messaging_service_sid}
+        if s.twilio_from_number:
+            return {"from_": s.twilio_from_number}
+        raise NoSender("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER is not set")
+
+    def status_callback(self) -> str | None:
+        base = self.settings.public_base_url
+        return f"{base}/twilio/status" if base else None
+
+    def send(self, message: Outgoing) -> Result:
+        """One attempt (never raises for what Twilio or the network does)."""
+        if self.outbox:
+            return Result(Outcome.SENT, sid=f"OB{uuid.uuid4().hex}")
+        try:
+            params: dict[str, Any] = {"to": message.to_urn, **self.sender_fields(message.channel)}
+        except NoSender as missing:
+            logger.warning("not sent: %s", missing)
+            return Result(Outcome.FAILED, reason="no_sender")
+        if message.content_sid:
+            params["content_sid"] = message.content_sid
+            params["content_variables"] = message.content_variables or "{}"
+        else:
+            params["body"] = message.body or ""
+        callback = self.status_callback()
+        if callback:
+            params["status_callback"] = callback
+        try:
+            created = self._client().messages.create(**params)
+        except Exception as error:  # noqa: BLE001 - classified; only its type and code are kept
+            return classify(error)
+        return Result(Outcome.SENT, sid=str(created.sid))
+
+    def find(self, message: Outgoing, since: datetime) -> str | None:
+        """The MessageSid of a message to `message.to` that Twilio created since `since` (an
+        uncertain attempt that did go), or None when Twilio lists none. Raises when Twilio
+        cannot be asked: then the delivery is `unknown`."""
+        if self.outbox:
+            return None
+        listed = self._client().messages.list(to=message.to_urn, limit=50)
+        for found in listed:
+            created = found.date_created
+            if created is not None and created >= since - CLOCK_SKEW:
+                if message.body is None or (found.body or "") == message.body or not found.body:
+                    return str(found.sid)
+        return None
+
+
+class Pace:
+    """`TWILIO_SEND_RATE` segments a second, across every worker, kept in the shared database."""
+
+    def __init__(self, database: Database, rate: float) -> None:
+        self.database = database
+        self.rate = rate
+
+    def reserve(self, sender: str, cost: float) -> float:
+        """Reserve `cost` segments' worth of time; the epoch second the slot starts (now when
+        the rate is lifted: TWILIO_SEND_RATE=0)."""
+        now = time.time()
+        if self.rate <= 0 or cost <= 0:
+            return now
+        length = cost / self.rate
+        with self.database.session() as session:
+            if session.get(SendPace, sender) is None:
+                session.add(SendPace(sender=sender, next_free_at=0.0))
+                session.flush()
+            session.execute(
+                update(SendPace)
+                .where(SendPace.sender == sender)
+                .values(next_free_at=_later(SendPace.next_free_at, now) + length)
+            )
+            end = float(session.scalar(select(SendPace.next_free_at).where(SendPace.sender == sender)) or 0)
+        return end - length
+
+
+def _later(column: Any, now: float) -> Any:
+    from sqlalchemy import case
+
+    return case((column < now, now), else_=column)
+
+
+def wait_until(moment: float) -> None:
+    delay = moment - time.time()
+    if delay > 0:
+        time.sleep(delay)
