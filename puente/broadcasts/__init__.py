@@ -1,0 +1,1 @@
+"""Broadcasts: audiences, deliveries, the sender, reminders, RSVP; the job queue's tasks."""
