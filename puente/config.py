@@ -12,9 +12,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values
+
+if TYPE_CHECKING:
+    from puente.broadcasts.quiet import QuietHours
 
 
 def _project_root() -> Path:
@@ -78,6 +81,10 @@ class Settings:
     twilio_answers_keywords: bool = False
     #: Conversation data older than this many days is purged.
     retention_days: int = 30
+    #: No outbound message starts in these hours of the recipient's clock ("off": none).
+    quiet_hours: str = "21:00-08:00"
+    #: The approved WhatsApp templates (puente.broadcasts.templates); empty: none.
+    whatsapp_templates_file: str = ""
 
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):
@@ -86,6 +93,8 @@ class Settings:
             raise ConfigError(f"TWILIO_SEND_RATE={self.twilio_send_rate} is negative (0 lifts the limit)")
         if self.retention_days < 1:
             raise ConfigError(f"RETENTION_DAYS={self.retention_days} must be at least 1")
+        # A bad QUIET_HOURS stops start-up, not the first broadcast hours later.
+        _ = self.quiet_window
         # Derived defaults: the Rasa and action server URLs follow their ports.
         if not self.rasa_url:
             object.__setattr__(self, "rasa_url", f"http://127.0.0.1:{self.rasa_port}")
@@ -126,6 +135,21 @@ class Settings:
     def var_dir(self) -> Path:
         """Local state: the SQLite database, the embedded queue, spools."""
         return Path(self.state_dir) if self.state_dir else self.project_root / "var"
+
+    @property
+    def quiet_window(self) -> QuietHours | None:
+        """QUIET_HOURS parsed (None: off); a bad value raises ConfigError naming it."""
+        # Imported here: the quiet-hours module raises this module's ConfigError.
+        from puente.broadcasts.quiet import parse_quiet_hours
+
+        return parse_quiet_hours(self.quiet_hours)
+
+    @property
+    def whatsapp_templates_path(self) -> Path | None:
+        """WHATSAPP_TEMPLATES_FILE as a path (relative: to the project root), None when unset."""
+        if not self.whatsapp_templates_file.strip():
+            return None
+        return self.project_root / Path(self.whatsapp_templates_file.strip()).expanduser()
 
     @property
     def development(self) -> bool:
@@ -204,6 +228,8 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "PUENTE_SUPPORT_CONTACT": ("support_contact", str),
     "TWILIO_ANSWERS_KEYWORDS": ("twilio_answers_keywords", bool),
     "RETENTION_DAYS": ("retention_days", int),
+    "QUIET_HOURS": ("quiet_hours", str),
+    "WHATSAPP_TEMPLATES_FILE": ("whatsapp_templates_file", str),
 }
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,

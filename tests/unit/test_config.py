@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import time
 from pathlib import Path
 
 import pytest
 
+from puente.broadcasts.quiet import QuietHours
 from puente.config import ConfigError, ensure_env_file, load_settings, mask_url
 
 
@@ -116,3 +118,32 @@ def test_local_state_lives_in_var_unless_puente_var_dir_says_otherwise(tmp_path:
     assert default.var_dir == default.project_root / "var"
     moved = load_settings({"PUENTE_VAR_DIR": str(tmp_path / "state")}, env_file=tmp_path / "none")
     assert moved.var_dir == tmp_path / "state"
+
+
+def test_quiet_hours_default_to_the_night_and_can_be_turned_off(tmp_path: Path) -> None:
+    default = load_settings({}, env_file=tmp_path / "none")
+    assert default.quiet_hours == "21:00-08:00"
+    assert default.quiet_window == QuietHours(time(21), time(8))
+    assert load_settings({"QUIET_HOURS": "22:30 - 7:00"}, env_file=tmp_path / "none").quiet_window == (
+        QuietHours(time(22, 30), time(7))
+    )
+    assert load_settings({"QUIET_HOURS": "OFF"}, env_file=tmp_path / "none").quiet_window is None
+
+
+def test_bad_quiet_hours_stop_start_up_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"QUIET_HOURS": "9pm-8am"}, env_file=tmp_path / "none")
+    assert str(raised.value) == "QUIET_HOURS='9pm-8am' is not HH:MM-HH:MM (e.g. 21:00-08:00) or off"
+    env_file = tmp_path / ".env"
+    env_file.write_text("QUIET_HOURS=08:00-08:00\n")
+    with pytest.raises(ConfigError, match="QUIET_HOURS='08:00-08:00' starts and ends at the same time"):
+        load_settings({}, env_file=env_file)
+
+
+def test_whatsapp_templates_file_is_off_unless_set_and_relative_to_the_project(tmp_path: Path) -> None:
+    default = load_settings({}, env_file=tmp_path / "none")
+    assert default.whatsapp_templates_file == "" and default.whatsapp_templates_path is None
+    relative = load_settings({"WHATSAPP_TEMPLATES_FILE": "data/templates.yml"}, env_file=tmp_path / "none")
+    assert relative.whatsapp_templates_path == relative.project_root / "data" / "templates.yml"
+    absolute = load_settings({"WHATSAPP_TEMPLATES_FILE": str(tmp_path / "t.yml")}, env_file=tmp_path / "none")
+    assert absolute.whatsapp_templates_path == tmp_path / "t.yml"
