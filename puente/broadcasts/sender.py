@@ -121,7 +121,8 @@ class Sender:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.outbox = not (settings.twilio_account_sid and settings.twilio_auth_token)
+        # No account: nothing can be sent (set-up writes a local auth token, for signatures only).
+        self.outbox = not settings.twilio_account_sid
         self._local = threading.local()
 
     def _client(self) -> Client:

@@ -38,7 +38,7 @@ from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, Kind, Out
 from puente.broadcasts.quiet import QuietHours, parse_quiet_hours, quiet_until
 from puente.broadcasts.rsvp import RSVP_QUESTION
 from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender, wait_until
-from puente.broadcasts.templates import Templates, load_templates
+from puente.broadcasts.templates import MissingTemplateField, Templates, load_templates
 from puente.db import as_utc
 from puente.directory.models import Hearing, Jurisdiction
 from puente.jobs import heartbeat
@@ -251,7 +251,11 @@ def _prepare(
             if template is None:
                 skip("no_template")
                 continue
-            sid, variables = template.render(written.fields)
+            try:
+                sid, variables = template.render(written.fields)
+            except MissingTemplateField:
+                skip("no_template")  # it names a field this message has no text for
+                continue
             message = Outgoing("whatsapp", phone, content_sid=sid, content_variables=variables)
             cost = 1
         else:
