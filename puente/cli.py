@@ -128,9 +128,13 @@ def purge_command(now_text: str | None, dry_run: bool, batch_size: int) -> None:
         now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
     except ValueError:
         raise click.BadParameter(f"{now_text!r} is not an ISO 8601 time", param_hint="--now") from None
+    from puente.broadcasts import retention as broadcast_retention
+
     database = Database(settings.database_url)
     try:
         report = purge(database, now, settings.retention_days, dry_run=dry_run, batch_size=batch_size)
+        sent = broadcast_retention.purge(database, now, settings.retention_days, dry_run=dry_run,
+                                         batch_size=batch_size)
     finally:
         database.dispose()
     verb = "Would delete" if dry_run else "Deleted"
@@ -143,6 +147,8 @@ def purge_command(now_text: str | None, dry_run: bool, batch_size: int) -> None:
             click.echo(f"  {name} (Rasa's tracker): {count if report.tracker else 'no such table yet'}")
     if report.unlinked:
         click.echo(f"  inbound_messages unlinked from deleted contacts: {report.unlinked}")
+    for name, count in sent.counts.items():
+        click.echo(f"  {name}: {count}")
     if dry_run:
         click.echo("Dry run: nothing was deleted.")
 

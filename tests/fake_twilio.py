@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -407,7 +407,10 @@ class FakeTwilio:
         callbacks: bool = False,
         callback_delay: float = 0.0,
         count_only: bool = False,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        #: What "now" is for the messages' dates (a test's clock, when the test moves time).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.number_errors: dict[str, int] = dict(number_errors or {})
@@ -703,7 +706,7 @@ class FakeTwilio:
             content_sid=content_sid,
             content_variables=None if self.count_only else variables,
             status_callback=callback,
-            created_at=datetime.now(UTC),
+            created_at=self.clock(),
             # Through a Messaging Service with no From, Twilio answers "accepted", 0 segments:
             # the sender number is picked later.
             status="queued" if from_ is not None else "accepted",
@@ -713,7 +716,7 @@ class FakeTwilio:
 
     def _store(self, message: StoredMessage) -> None:
         with self._lock:
-            message.created_at = datetime.now(UTC)
+            message.created_at = self.clock()
             message.generation = self._generation
             self._messages.append(message)
             self._by_sid[message.sid] = message
@@ -835,7 +838,7 @@ class FakeTwilio:
                             break
                         message.status, message.error_code = status, code
                         if status == "sent":
-                            message.date_sent = datetime.now(UTC)
+                            message.date_sent = self.clock()
                     if message.status_callback:
                         self._post_callback(session, message, status, code)
         finally:
@@ -863,7 +866,7 @@ class FakeTwilio:
             params["ChannelPrefix"] = "whatsapp"
             params["ChannelToAddress"] = message.to.removeprefix("whatsapp:")
         elif status == "delivered":
-            params["RawDlrDoneDate"] = datetime.now(UTC).strftime("%y%m%d%H%M")
+            params["RawDlrDoneDate"] = self.clock().strftime("%y%m%d%H%M")
         return params
 
     def _post_callback(self, session: requests.Session, message: StoredMessage, status: str,

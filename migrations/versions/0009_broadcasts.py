@@ -81,6 +81,7 @@ def upgrade() -> None:
         "outbox",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id", ondelete="SET NULL"), index=True),
+        sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True),
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("to_encrypted", sa.LargeBinary, nullable=False),
         sa.Column("to_last_digits", sa.String(4), nullable=False),

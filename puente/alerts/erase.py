@@ -1,8 +1,8 @@
 """DELETE: erase a person completely, keeping only what stops them being signed up again.
 
 Erased: the contact (their encrypted number, pseudonym, language), their subscriptions
-and consent records, their RSVPs and outbox copies (their deliveries stay counted, with
-no link to them), their open question and waiting pages, when they last wrote on each
+and consent records, their RSVPs and outbox copies (by foreign key: their broadcast
+deliveries stay counted, with no link to them), their open question and waiting pages, when they last wrote on each
 channel, their message-log entries, and Rasa's tracker events for their sender id (the
 tracker store shares Puente's database). Kept: one suppression entry, the number encrypted
 and hashed as contacts are, so that no import or broadcast reaches them again. Only their
@@ -11,7 +11,7 @@ own sign-up by text lifts it.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, inspect, select, text, update
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.orm import Session
 
 from puente.alerts.models import ConsentRecord, Subscription, Suppression
@@ -30,21 +30,10 @@ def erase(session: Session, vault: Vault, contact: Contact, phone: str) -> None:
     for model in (Subscription, ConsentRecord, OpenQuestion, PendingPages, ContactChannel):
         session.execute(delete(model).where(model.contact_id == contact_id))
     session.execute(delete(InboundMessage).where(InboundMessage.contact_id == contact_id))
-    _erase_broadcast_traces(session, contact_id)
     erase_tracker(session, contact.pseudonym)
     suppress(session, vault, phone)
     session.delete(contact)
     session.flush()
-
-
-def _erase_broadcast_traces(session: Session, contact_id: int) -> None:
-    """Their RSVPs and outbox copies go; their deliveries stay counted, no longer theirs."""
-    from puente.broadcasts.models import Delivery, OutboxMessage, Rsvp
-
-    session.execute(delete(Rsvp).where(Rsvp.contact_id == contact_id))
-    theirs = select(Delivery.id).where(Delivery.contact_id == contact_id)
-    session.execute(delete(OutboxMessage).where(OutboxMessage.delivery_id.in_(theirs)))
-    session.execute(update(Delivery).where(Delivery.contact_id == contact_id).values(contact_id=None))
 
 
 def erase_tracker(session: Session, sender_id: str) -> int:

@@ -156,6 +156,8 @@ class OutboxMessage(Base):
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
     )
+    #: Whose number it is: erasing the person deletes it (None for a test send).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     to_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     to_last_digits: Mapped[str] = mapped_column(String(4))

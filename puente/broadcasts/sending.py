@@ -368,6 +368,7 @@ def _record(
                 session.add(
                     OutboxMessage(
                         delivery_id=d.id,
+                        contact_id=s.contact_id,
                         channel=s.channel,
                         to_encrypted=vault.encrypt(s.message.to),
                         to_last_digits=s.message.to[-4:],

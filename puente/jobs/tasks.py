@@ -46,7 +46,12 @@ def broadcasts_tick(services: Services) -> None:
 
 def purge_old_conversations(services: Services) -> None:
     """The retention purge (`puente purge`): conversation data older than RETENTION_DAYS."""
+    from puente.broadcasts import retention as broadcast_retention
+
     report = retention.purge(services.database, utcnow(), services.settings.retention_days)
+    sent = broadcast_retention.purge(services.database, utcnow(), services.settings.retention_days)
+    if any(sent.counts.values()):
+        logger.info("retention purge of broadcasts: %s", ", ".join(f"{k} {n}" for k, n in sent.counts.items() if n))
     logger.info("retention purge: %s", ", ".join(f"{table} {n}" for table, n in report.deleted.items() if n)
                 or "nothing to delete")
 
