@@ -1,4 +1,4 @@
-"""The Flask app: Twilio's webhooks and the health check. Thin: the work is in `puente`."""
+"""The Flask app: Twilio's webhooks, the health check, hearing calendars. Thin: the work is in `puente`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     core = app.extensions["puente"] = Services(settings)
     _apply_spooled_optouts(core)
 
+    from webhooks.calendar import bp as calendar_bp
     from webhooks.health import bp as health_bp
     from webhooks.twilio import bp as twilio_bp
     from webhooks.twilio.status import bp as status_bp
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(twilio_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(calendar_bp)
     return app
 
 
