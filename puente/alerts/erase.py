@@ -2,11 +2,11 @@
 
 Erased: the contact (their encrypted number, pseudonym, language), their subscriptions
 and consent records, their RSVPs and outbox copies (by foreign key: their broadcast
-deliveries stay counted, with no link to them), their open question and waiting pages, when they last wrote on each
-channel, their message-log entries, and Rasa's tracker events for their sender id (the
-tracker store shares Puente's database). Kept: one suppression entry, the number encrypted
-and hashed as contacts are, so that no import or broadcast reaches them again. Only their
-own sign-up by text lifts it.
+deliveries stay counted, with no link to them), their open question and waiting pages,
+when they last wrote on each channel, their message-log entries, and Rasa's tracker
+events for their sender id (the tracker store shares Puente's database). Kept: one
+suppression entry, the number encrypted and hashed as contacts are, so that no import or
+broadcast reaches them again. Only their own sign-up by text lifts it.
 """
 
 from __future__ import annotations

@@ -28,12 +28,13 @@ from typing import Any
 
 import requests
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from puente.broadcasts.models import SendPace
 from puente.config import Settings
-from puente.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -201,27 +202,28 @@ class Sender:
 class Pace:
     """`TWILIO_SEND_RATE` segments a second, across every worker, kept in the shared database."""
 
-    def __init__(self, database: Database, rate: float) -> None:
-        self.database = database
+    def __init__(self, rate: float) -> None:
         self.rate = rate
 
-    def reserve(self, sender: str, cost: float) -> float:
-        """Reserve `cost` segments' worth of time; the epoch second the slot starts (now when
-        the rate is lifted: TWILIO_SEND_RATE=0)."""
+    def reserve(self, session: Session, sender: str, cost: float) -> float:
+        """Reserve `cost` segments' worth of time, in `session`'s transaction; the epoch second
+        the slot starts (now when the rate is lifted: TWILIO_SEND_RATE=0)."""
         now = time.time()
         if self.rate <= 0 or cost <= 0:
             return now
         length = cost / self.rate
-        with self.database.session() as session:
-            if session.get(SendPace, sender) is None:
-                session.add(SendPace(sender=sender, next_free_at=0.0))
-                session.flush()
-            session.execute(
-                update(SendPace)
-                .where(SendPace.sender == sender)
-                .values(next_free_at=_later(SendPace.next_free_at, now) + length)
-            )
-            end = float(session.scalar(select(SendPace.next_free_at).where(SendPace.sender == sender)) or 0)
+        if session.get(SendPace, sender) is None:
+            try:
+                with session.begin_nested():
+                    session.add(SendPace(sender=sender, next_free_at=0.0))
+            except IntegrityError:
+                pass  # another worker made the row first
+        session.execute(
+            update(SendPace)
+            .where(SendPace.sender == sender)
+            .values(next_free_at=_later(SendPace.next_free_at, now) + length)
+        )
+        end = float(session.scalar(select(SendPace.next_free_at).where(SendPace.sender == sender)) or 0)
         return end - length
 
 

@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,12 +35,13 @@ from sqlalchemy.orm import Session
 
 from puente import questions
 from puente.broadcasts import audience, texts
+from puente.broadcasts.ics import hearing_link
 from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, Kind, OutboxMessage, State, Status
-from puente.broadcasts.quiet import QuietHours, parse_quiet_hours, quiet_until
+from puente.broadcasts.quiet import QuietHours, quiet_until
 from puente.broadcasts.rsvp import RSVP_QUESTION
 from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender, wait_until
-from puente.broadcasts.templates import MissingTemplateField, Templates, load_templates
-from puente.db import as_utc
+from puente.broadcasts.templates import MissingTemplateField, TemplateFileError, Templates, load_templates
+from puente.db import DATABASE_ERRORS, as_utc
 from puente.directory.models import Hearing, Jurisdiction
 from puente.jobs import heartbeat
 from puente.jobs.models import WorkerHeartbeat
@@ -63,6 +65,10 @@ MAX_ATTEMPTS = 10
 UNCERTAIN_GRACE = timedelta(seconds=2)
 #: A claim this old is reconciled even if its worker seems alive (it hung).
 STALE_CLAIM = timedelta(minutes=10)
+#: How long a send waits for a broken WhatsApp templates file to be fixed.
+TEMPLATES_RETRY = timedelta(minutes=5)
+#: Tries to write a batch's results before leaving them to the reconciler.
+RECORD_ATTEMPTS = 4
 #: WhatsApp allows free-form messages this long after the person last wrote.
 WHATSAPP_WINDOW = timedelta(hours=24)
 
@@ -93,15 +99,15 @@ class Context:
 
 def context_for(services: Services) -> Context:
     settings = services.settings
-    path = settings.whatsapp_templates_file
+    path = settings.whatsapp_templates_path
 
     def templates() -> Templates:
-        return load_templates(settings.project_root / path if path else None)
+        return load_templates(path)  # read again when the file changes
 
     return Context(
         Sender(settings),
-        Pace(services.database, settings.twilio_send_rate),
-        parse_quiet_hours(settings.quiet_hours),
+        Pace(settings.twilio_send_rate),
+        settings.quiet_window,
         templates,
         settings.public_base_url,
     )
@@ -206,9 +212,6 @@ def _prepare(
         if ids
         else set()
     )
-    link = None
-    if hearing is not None and ctx.public_base_url:
-        link = f"{ctx.public_base_url}/hearings/{hearing.id}.ics"
     templates: Templates | None = None
     ready: list[_Send] = []
     for d in rows:
@@ -240,13 +243,21 @@ def _prepare(
             continue
         if quiet is not None:
             d.note = "urgent_override"
+        link = hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
         written = _message(services, broadcast, hearing, place, d, link)
         if written.note and not d.note:
             d.note = written.note
         assert contact.phone_encrypted is not None  # still_receives checked it
         phone = vault.decrypt(contact.phone_encrypted)
         if d.channel == "whatsapp" and d.contact_id not in recent:
-            templates = templates if templates is not None else ctx.templates()
+            try:
+                templates = templates if templates is not None else ctx.templates()
+            except TemplateFileError as error:
+                # An operator's mistake, fixed by editing the file: wait for it, skip nobody.
+                logger.warning("WhatsApp templates unreadable, out-of-window sends wait: %s", error)
+                d.state, d.reason, d.claimed_by = State.QUEUED.value, "templates_unreadable", None
+                d.not_before, d.attempts = now + TEMPLATES_RETRY, d.attempts - 1
+                continue
             template = templates.find(broadcast.purpose, d.language)
             if template is None:
                 skip("no_template")
@@ -299,29 +310,35 @@ def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token
     )
 
 
-def _send_all(ctx: Context, sends: list[_Send]) -> list[Result]:
-    """Send, paced: one reservation per channel for the batch, each message in its own slot."""
-    slots: list[float] = []
+def _slots(ctx: Context, session: Session, sends: list[_Send]) -> list[float]:
+    """When each message may start: one reservation per channel for the batch, in the claim's
+    transaction (so a failing database leaves nothing claimed), each message its own slot."""
+    slots: dict[int, float] = {}
+    rate = ctx.pace.rate
     for channel in ("sms", "whatsapp"):
         mine = [s for s in sends if s.channel == channel]
         if not mine:
             continue
-        start = ctx.pace.reserve(channel, sum(s.segments for s in mine))
+        start = ctx.pace.reserve(session, channel, sum(s.segments for s in mine))
         spent = 0.0
-        rate = ctx.pace.rate
         for s in mine:
-            slots.append(start + (spent / rate if rate > 0 else 0.0))
+            slots[s.delivery_id] = start + (spent / rate if rate > 0 else 0.0)
             spent += s.segments
-    ordered = [s for ch in ("sms", "whatsapp") for s in sends if s.channel == ch]
+    return [slots[s.delivery_id] for s in sends]
+
+
+def _send_all(ctx: Context, sends: list[_Send], slots: list[float]) -> list[Result]:
+    """Send, a few at a time (the process's pool), each in its slot; a result for every one."""
     send = ctx.sender.send
 
     def one(item: tuple[_Send, float]) -> Result:
         wait_until(item[1])
-        return send(item[0].message)
+        try:
+            return send(item[0].message)
+        except Exception as error:  # noqa: BLE001 - whatever happened, it may have gone
+            return Result(Outcome.UNCERTAIN, reason=type(error).__name__[:32])
 
-    results = list(_POOL.map(one, zip(ordered, slots, strict=True)))
-    order = {s.delivery_id: i for i, s in enumerate(ordered)}
-    return [results[order[s.delivery_id]] for s in sends]
+    return list(_POOL.map(one, zip(sends, slots, strict=True)))
 
 
 def _record(
@@ -435,12 +452,24 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
         report.claimed = len(rows)
         report.more = len(rows) == limit
         sends = _prepare(services, ctx, session, broadcast, rows, now)
+        slots = _slots(ctx, session, sends)
     if sends:
-        results = _send_all(ctx, sends)
-        with database.session(timeout=30) as session:
-            broadcast = session.get(Broadcast, broadcast_id)
-            assert broadcast is not None
-            _record(services, session, broadcast, sends, results, token, services.clock(), report)
+        results = _send_all(ctx, sends, slots)
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                with database.session(timeout=30) as session:
+                    broadcast = session.get(Broadcast, broadcast_id)
+                    assert broadcast is not None
+                    _record(services, session, broadcast, sends, results, token, services.clock(), report)
+                break
+            except DATABASE_ERRORS as error:
+                # The messages went: their records must not be lost to a passing outage. If they
+                # are, the claim goes stale and Twilio's list confirms each (see reconcile).
+                why = type(error).__name__
+                logger.warning("batch results not recorded (%s), attempt %d", why, attempt + 1)
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    raise
+                time.sleep(2.0 * (attempt + 1))
     if not report.more:
         finish_if_done(services, broadcast_id)
     return report

@@ -200,8 +200,9 @@ def _parse(path: Path, data: Any) -> Templates:
     problems: list[str] = []
     if not isinstance(data, dict):
         raise TemplateFileError(path, [f"is not a mapping with version: {VERSION} and templates: [...]"])
-    problems += [f"unknown key {key!r} (the keys are {', '.join(_TOP_KEYS)})" for key in data
-                 if key not in _TOP_KEYS]
+    problems += [
+        f"unknown key {key!r} (the keys are {', '.join(_TOP_KEYS)})" for key in data if key not in _TOP_KEYS
+    ]
     if data.get("version") != VERSION:
         given = f"version {data['version']!r}" if "version" in data else "no version"
         problems.append(f"field 'version': {given}; this Puente reads version {VERSION}")
@@ -222,8 +223,9 @@ def _parse(path: Path, data: Any) -> Templates:
             continue
         key = (template.purpose, template.language)
         if key in first_at:
-            problems.append(f"{where}: purpose {key[0]!r} in language {key[1]!r} is already "
-                            f"templates[{first_at[key]}]")
+            problems.append(
+                f"{where}: purpose {key[0]!r} in language {key[1]!r} is already templates[{first_at[key]}]"
+            )
             continue
         first_at[key] = index
         templates.append(template)
@@ -234,8 +236,11 @@ def _parse(path: Path, data: Any) -> Templates:
 
 def _record(record: dict[Any, Any]) -> tuple[Template | None, list[str]]:
     """One record as a Template, or None with the problems found in it."""
-    problems = [f"unknown field {key!r} (the fields are {', '.join(_RECORD_KEYS)})" for key in record
-                 if key not in _RECORD_KEYS]
+    problems = [
+        f"unknown field {key!r} (the fields are {', '.join(_RECORD_KEYS)})"
+        for key in record
+        if key not in _RECORD_KEYS
+    ]
     purpose = record.get("purpose")
     if not isinstance(purpose, str) or purpose not in _PURPOSES:
         problems.append(_wrong(record, "purpose", f"one of {', '.join(TemplatePurpose)}"))
@@ -244,8 +249,13 @@ def _record(record: dict[Any, Any]) -> tuple[Template | None, list[str]]:
         problems.append(_wrong(record, "language", f"one of {', '.join(LANGUAGES)}"))
     content_sid = record.get("content_sid")
     if not isinstance(content_sid, str) or not _CONTENT_SID.fullmatch(content_sid):
-        problems.append(_wrong(record, "content_sid", "a ContentSid: HX and 32 hex digits, from Twilio's "
-                                                      "Content Template Builder"))
+        problems.append(
+            _wrong(
+                record,
+                "content_sid",
+                "a ContentSid: HX and 32 hex digits, from Twilio's Content Template Builder",
+            )
+        )
     variables = _variables(record.get("variables", {}), problems)
     if problems:
         return None, problems
@@ -285,6 +295,8 @@ def _variables(raw: Any, problems: list[str]) -> dict[str, str]:
         variables[key] = str(name)
     expected = [str(n) for n in range(1, len(variables) + 1)]
     if sorted(variables, key=int) != expected and len(variables) == len(raw):
-        problems.append(f"field 'variables': numbers {', '.join(sorted(variables, key=int))} skip one "
-                        "(WhatsApp numbers a template's variables 1, 2, 3…)")
+        problems.append(
+            f"field 'variables': numbers {', '.join(sorted(variables, key=int))} skip one "
+            "(WhatsApp numbers a template's variables 1, 2, 3…)"
+        )
     return variables

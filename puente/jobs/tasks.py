@@ -51,7 +51,8 @@ def purge_old_conversations(services: Services) -> None:
     report = retention.purge(services.database, utcnow(), services.settings.retention_days)
     sent = broadcast_retention.purge(services.database, utcnow(), services.settings.retention_days)
     if any(sent.counts.values()):
-        logger.info("retention purge of broadcasts: %s", ", ".join(f"{k} {n}" for k, n in sent.counts.items() if n))
+        done = ", ".join(f"{k} {n}" for k, n in sent.counts.items() if n)
+        logger.info("retention purge of broadcasts: %s", done)
     logger.info("retention purge: %s", ", ".join(f"{table} {n}" for table, n in report.deleted.items() if n)
                 or "nothing to delete")
 

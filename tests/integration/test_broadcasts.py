@@ -19,7 +19,7 @@ from puente import contacts
 from puente.alerts import subscriptions
 from puente.alerts.erase import erase
 from puente.broadcasts import reminders, sending, service
-from puente.broadcasts.models import Broadcast, Delivery, OutboxMessage, Rsvp, State
+from puente.broadcasts.models import Broadcast, Delivery, OutboxMessage, Rsvp
 from puente.broadcasts.service import Request
 from puente.db import Database
 from puente.directory.models import Hearing
@@ -32,8 +32,14 @@ from tests.conftest import make_settings
 from tests.fake_twilio import FailurePlan, FakeTwilio, serve_fake_twilio
 
 # Fictional numbers (555-01xx), one per person.
-ANA, BAO, CHEN, DIEGO, EVA, FE = ("+12135550103", "+14085550130", "+14155550144",
-                                  "+15105550148", "+15595550149", "+16615550150")
+ANA, BAO, CHEN, DIEGO, EVA, FE = (
+    "+12135550103",
+    "+14085550130",
+    "+14155550144",
+    "+15105550148",
+    "+15595550149",
+    "+16615550150",
+)
 FROM = "+12135550155"
 WA_FROM = "+12135550156"
 #: A Tuesday at noon in California: outside quiet hours.
@@ -58,16 +64,36 @@ class Harness:
     def db(self) -> Database:
         return self.services.database
 
-    def person(self, phone: str, language: str, place: str = "ca-san-jose", topics: tuple[str, ...] = ("hearings",),
-               channel: str = "sms", wrote_at: datetime | None = None) -> int:
+    def person(
+        self,
+        phone: str,
+        language: str,
+        place: str = "ca-san-jose",
+        topics: tuple[str, ...] = ("hearings",),
+        channel: str = "sms",
+        wrote_at: datetime | None = None,
+    ) -> int:
         with self.db.session() as session:
-            contact, _ = contacts.get_or_create_contact(session, self.services.vault, Address(channel, phone), language)
-            subscriptions.apply(session, contact, subscriptions.Plan(topics, place, channel, language),
-                                action="import", source="test list", text=None, at=self.clock())
+            contact, _ = contacts.get_or_create_contact(
+                session, self.services.vault, Address(channel, phone), language
+            )
+            subscriptions.apply(
+                session,
+                contact,
+                subscriptions.Plan(topics, place, channel, language),
+                action="import",
+                source="test list",
+                text=None,
+                at=self.clock(),
+            )
             if wrote_at is not None:
-                session.merge(ContactChannel(contact_id=contact.id, channel=channel, last_inbound_at=wrote_at))
+                session.merge(
+                    ContactChannel(contact_id=contact.id, channel=channel, last_inbound_at=wrote_at)
+                )
             else:
-                for row in session.scalars(select(ContactChannel).where(ContactChannel.contact_id == contact.id)):
+                for row in session.scalars(
+                    select(ContactChannel).where(ContactChannel.contact_id == contact.id)
+                ):
                     session.delete(row)
             return contact.id
 
@@ -91,8 +117,11 @@ class Harness:
                 continue
             if advance and states.get("queued"):  # a retry's backoff, or quiet hours: time passes
                 with self.db.session() as session:
-                    soonest = session.scalar(select(func.min(Delivery.not_before)).where(
-                        Delivery.broadcast_id == broadcast_id, Delivery.state == "queued"))
+                    soonest = session.scalar(
+                        select(func.min(Delivery.not_before)).where(
+                            Delivery.broadcast_id == broadcast_id, Delivery.state == "queued"
+                        )
+                    )
                 assert soonest is not None
                 self.clock.now = max(self.clock.now, soonest.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
                 continue
@@ -111,13 +140,21 @@ class Harness:
         return [m.body or m.content_sid or "" for m in self.fake.messages_to(phone)]
 
 
-def make_harness(database_url: str, tmp_path: Path, fake: FakeTwilio, clock: Clock, **overrides: Any) -> Harness:
+def make_harness(
+    database_url: str, tmp_path: Path, fake: FakeTwilio, clock: Clock, **overrides: Any
+) -> Harness:
     """Twilio's clock is the test's: its list of messages agrees with the times Puente records."""
     upgrade(database_url)
     values: dict[str, Any] = {
-        "state_dir": str(tmp_path / "var"), "twilio_account_sid": fake.account_sid,
-        "twilio_auth_token": fake.auth_token, "twilio_api_base_url": fake.url, "twilio_from_number": FROM,
-        "twilio_whatsapp_from": WA_FROM, "twilio_send_rate": 0.0, **overrides}
+        "state_dir": str(tmp_path / "var"),
+        "twilio_account_sid": fake.account_sid,
+        "twilio_auth_token": fake.auth_token,
+        "twilio_api_base_url": fake.url,
+        "twilio_from_number": FROM,
+        "twilio_whatsapp_from": WA_FROM,
+        "twilio_send_rate": 0.0,
+        **overrides,
+    }
     settings = make_settings(database_url, **values)
     services = Services(settings, clock=clock)
     with services.database.session() as session:
@@ -130,10 +167,12 @@ def harness_for(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Har
     made: list[Harness] = []
     clock = Clock(NOON)
     with serve_fake_twilio(FakeTwilio(clock=clock)) as fake:
+
         def build(**overrides: Any) -> Harness:
             h = make_harness(database_url, tmp_path, fake, clock, **overrides)
             made.append(h)
             return h
+
         yield build
     for h in made:
         h.services.database.dispose()
@@ -151,21 +190,30 @@ def test_each_subscriber_gets_one_message_in_their_language_over_their_channel(h
     harness.person(DIEGO, "ko")  # no Korean text: the English one, noted
     harness.person(EVA, "es", place="ca-fresno")  # another place: not in the audience
     harness.person(FE, "en", topics=("clinics",))  # another topic
-    bid = harness.broadcast(jurisdiction_id="ca-santa-clara-county",
-                            translations={"es": "Audiencia el martes", "vi": "Phiên điều trần thứ Ba",
-                                          "zh": "周二听证会"})
+    bid = harness.broadcast(
+        jurisdiction_id="ca-santa-clara-county",
+        translations={"es": "Audiencia el martes", "vi": "Phiên điều trần thứ Ba", "zh": "周二听证会"},
+    )
     harness.run(bid)
     assert harness.states(bid) == {"sent": 4}
     assert harness.sent_to(ANA) == ["Audiencia el martes\nResponde PARAR para salir."]
     [bao] = harness.fake.messages_to(f"whatsapp:{BAO}")
-    assert bao.body is not None and bao.body.startswith("Phiên điều trần thứ Ba") and bao.from_ == f"whatsapp:{WA_FROM}"
+    assert (
+        bao.body is not None
+        and bao.body.startswith("Phiên điều trần thứ Ba")
+        and bao.from_ == f"whatsapp:{WA_FROM}"
+    )
     [chen] = harness.sent_to(CHEN)
     assert chen.startswith("週二聽證會")  # zh, converted for a Traditional reader
     [diego] = harness.sent_to(DIEGO)
     assert diego.startswith("Hearing Tuesday 9 am")
     assert harness.sent_to(EVA) == [] and harness.sent_to(FE) == []
     with harness.db.session() as session:
-        notes = dict(session.execute(select(Delivery.language, Delivery.note).where(Delivery.broadcast_id == bid)).tuples().all())
+        notes = dict(
+            session.execute(select(Delivery.language, Delivery.note).where(Delivery.broadcast_id == bid))
+            .tuples()
+            .all()
+        )
     assert notes == {"es": None, "vi": None, "zh_Hant": None, "ko": "en_fallback"}
     # Running its tasks again sends nothing more.
     harness.run(bid)
@@ -199,7 +247,9 @@ def test_nobody_opted_out_erased_or_unsubscribed_is_sent_to_even_after_queueing(
     harness.run(bid)
     assert harness.fake.messages == []
     with harness.db.session() as session:
-        reasons = sorted(str(r) for r in session.scalars(select(Delivery.reason).where(Delivery.broadcast_id == bid)))
+        reasons = sorted(
+            str(r) for r in session.scalars(select(Delivery.reason).where(Delivery.broadcast_id == bid))
+        )
     assert reasons == ["erased", "opted_out", "unsubscribed"]
 
 
@@ -228,7 +278,10 @@ def test_permanent_errors_are_recorded_and_21610_opts_the_person_out(harness: Ha
     bid = harness.broadcast()
     harness.run(bid)
     with harness.db.session() as session:
-        rows = {d.error_code: d.reason for d in session.scalars(select(Delivery).where(Delivery.state == "failed"))}
+        rows = {
+            d.error_code: d.reason
+            for d in session.scalars(select(Delivery).where(Delivery.state == "failed"))
+        }
         assert rows == {21610: "opted_out", 21211: "invalid_number"}
         contact = session.get(Contact, gone)
         assert contact is not None and contact.opted_out_at is not None and contact.opted_out_via == "twilio"
@@ -242,7 +295,9 @@ def test_quiet_hours_defer_until_they_end_and_urgent_goes_through_recorded(harne
     assert harness.fake.messages == []
     [waiting] = harness.deliveries(bid)
     assert waiting.state == "queued" and waiting.reason == "quiet_hours"
-    assert waiting.not_before is not None and waiting.not_before.replace(tzinfo=UTC) == datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+    assert waiting.not_before is not None and waiting.not_before.replace(tzinfo=UTC) == datetime(
+        2026, 12, 2, 16, 0, tzinfo=UTC
+    )
     harness.clock.now = datetime(2026, 12, 2, 16, 0, 1, tzinfo=UTC)  # 08:00:01
     harness.run(bid)
     assert len(harness.sent_to(ANA)) == 1
@@ -255,20 +310,28 @@ def test_quiet_hours_defer_until_they_end_and_urgent_goes_through_recorded(harne
     assert [d.note for d in harness.deliveries(urgent)] == ["urgent_override"]
 
 
-def test_whatsapp_outside_its_window_takes_a_template_or_is_skipped(harness_for: Callable[..., Harness],
-                                                                    tmp_path: Path) -> None:
+def test_whatsapp_outside_its_window_takes_a_template_or_is_skipped(
+    harness_for: Callable[..., Harness], tmp_path: Path
+) -> None:
     templates = tmp_path / "templates.yml"
     templates.write_text(
         "version: 1\ntemplates:\n"
-        "  - {purpose: broadcast, language: es, content_sid: HX" + "1" * 32 + ", variables: {'1': text}}\n")
+        "  - {purpose: broadcast, language: es, content_sid: HX" + "1" * 32 + ", variables: {'1': text}}\n"
+    )
     harness = harness_for(whatsapp_templates_file=str(templates))
     harness.person(ANA, "es", channel="whatsapp", wrote_at=NOON - timedelta(days=3))
     harness.person(BAO, "vi", channel="whatsapp", wrote_at=NOON - timedelta(days=3))
     harness.person(CHEN, "es", channel="whatsapp", wrote_at=NOON - timedelta(hours=1))
     request = Request(topic="hearings", message="Hearing Tuesday", translations={"es": "Audiencia el martes"})
     with harness.db.session() as session:
-        plan = service.plan(session, harness.services.languages, harness.services.broadcast_context, request,
-                            harness.clock(), 0.0083)
+        plan = service.plan(
+            session,
+            harness.services.languages,
+            harness.services.broadcast_context,
+            request,
+            harness.clock(),
+            0.0083,
+        )
     assert plan.recipients == 3 and plan.no_template == 1
     bid = harness.broadcast(translations={"es": "Audiencia el martes"})
     harness.run(bid)
@@ -291,13 +354,17 @@ def test_a_worker_that_died_mid_batch_leaves_nothing_lost_and_nothing_twice(harn
     service.resolve(harness.services, bid, harness.clock())
     # A worker (a process that no longer exists) claimed every delivery and got two out.
     with harness.db.session() as session:
-        rows = list(session.scalars(select(Delivery).where(Delivery.broadcast_id == bid).order_by(Delivery.id)))
+        rows = list(
+            session.scalars(select(Delivery).where(Delivery.broadcast_id == bid).order_by(Delivery.id))
+        )
         for d in rows:
             d.state, d.claimed_by, d.claimed_at = "sending", "gone-host:999999:dead", harness.clock()
     from puente.broadcasts.sender import Outgoing
     from puente.broadcasts.texts import broadcast_message
 
-    body = broadcast_message(harness.services.languages, {"en": "Hearing Tuesday 9 am"}, "en", rsvp=False).body
+    body = broadcast_message(
+        harness.services.languages, {"en": "Hearing Tuesday 9 am"}, "en", rsvp=False
+    ).body
     for phone in phones[:2]:
         assert harness.services.broadcast_context.sender.send(Outgoing("sms", phone, body=body)).sid
     harness.clock.now += sending.UNCERTAIN_GRACE
@@ -346,10 +413,19 @@ def test_reminders_go_once_per_offset_skip_the_overdue_and_never_after_the_start
     starts = datetime(2026, 12, 15, 17, 0, tzinfo=UTC)  # 9:00 in Fresno
     with harness.db.session() as session:
         session.execute(delete(Hearing))  # the sample's own hearings are other tests' business
-        session.add(Hearing(id="fresno-hearing", jurisdiction_id="ca-fresno", body="City Council",
-                            title={"en": "Welcoming city vote", "es": "Votación de ciudad acogedora"},
-                            starts_at=starts, location="2600 Fresno St", topics=["hearings"], status="scheduled",
-                            reminders=["P7D", "P1D", "PT2H"]))
+        session.add(
+            Hearing(
+                id="fresno-hearing",
+                jurisdiction_id="ca-fresno",
+                body="City Council",
+                title={"en": "Welcoming city vote", "es": "Votación de ciudad acogedora"},
+                starts_at=starts,
+                location="2600 Fresno St",
+                topics=["hearings"],
+                status="scheduled",
+                reminders=["P7D", "P1D", "PT2H"],
+            )
+        )
 
     def run_at(moment: datetime) -> list[int]:
         harness.clock.now = moment
@@ -363,7 +439,9 @@ def test_reminders_go_once_per_offset_skip_the_overdue_and_never_after_the_start
     [week] = run_at(starts - timedelta(days=6))  # P7D is due
     assert run_at(starts - timedelta(days=6)) == []  # a second run sends nothing
     [spanish] = harness.sent_to(ANA)
-    assert spanish.startswith("Recordatorio: Votación de ciudad acogedora (City Council), martes, 15 de diciembre de 2026, 9:00")
+    assert spanish.startswith(
+        "Recordatorio: Votación de ciudad acogedora (City Council), martes, 15 de diciembre de 2026, 9:00"
+    )
     # Nobody ran the reminders between P1D and PT2H: at 1 h before, only PT2H goes.
     [late] = run_at(starts - timedelta(hours=1))
     with harness.db.session() as session:
@@ -397,8 +475,9 @@ def test_rsvp_yes_and_no_count_and_the_latest_answer_wins(harness: Harness) -> N
     from puente.simulator import new_message_sid
 
     ana = harness.person(ANA, "es", topics=("mobilization",))
-    bid = harness.broadcast(topic="mobilization", message="Rally at City Hall", translations={"es": "Marcha"},
-                            rsvp_hours=48)
+    bid = harness.broadcast(
+        topic="mobilization", message="Rally at City Hall", translations={"es": "Marcha"}, rsvp_hours=48
+    )
     harness.run(bid)
     [body] = harness.sent_to(ANA)
     assert "¿Puedes venir? Responde SÍ o NO." in body and "CANCEL" not in body.upper()

@@ -164,7 +164,9 @@ def test_the_periodic_jobs_are_registered_with_their_schedule(tmp_path: Path) ->
         assert queue.huey.read_periodic(datetime(2026, 11, 28, 10, 20, tzinfo=UTC)) == []
         queue.add_periodic(PERIODIC_JOBS)
         due = queue.huey.read_periodic(datetime(2026, 11, 28, 10, 20, tzinfo=UTC))
-        assert [task.name for task in due] == ["periodic_prune_worker_heartbeats"]
-        assert queue.huey.read_periodic(datetime(2026, 11, 28, 10, 21, tzinfo=UTC)) == []
+        # The broadcasts' tick every minute; the heartbeat pruning every ten.
+        assert [task.name for task in due] == ["periodic_broadcasts_tick", "periodic_prune_worker_heartbeats"]
+        later = queue.huey.read_periodic(datetime(2026, 11, 28, 10, 21, tzinfo=UTC))
+        assert [task.name for task in later] == ["periodic_broadcasts_tick"]
     finally:
         queue.close()
