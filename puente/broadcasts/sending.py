@@ -213,6 +213,7 @@ def _prepare(
         else set()
     )
     templates: Templates | None = None
+    written_in: dict[str, tuple[texts.Written, int]] = {}
     ready: list[_Send] = []
     for d in rows:
         contact = contacts.get(d.contact_id) if d.contact_id is not None else None
@@ -243,8 +244,11 @@ def _prepare(
             continue
         if quiet is not None:
             d.note = "urgent_override"
-        link = hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
-        written = _message(services, broadcast, hearing, place, d, link)
+        if d.language not in written_in:  # one text per language in a batch: written once
+            link = hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
+            text = _message(services, broadcast, hearing, place, d, link)
+            written_in[d.language] = (text, count_segments(text.body))
+        written, sms_segments = written_in[d.language]
         if written.note and not d.note:
             d.note = written.note
         assert contact.phone_encrypted is not None  # still_receives checked it
@@ -271,7 +275,7 @@ def _prepare(
             cost = 1
         else:
             message = Outgoing(d.channel, phone, body=written.body)
-            cost = count_segments(written.body) if d.channel == "sms" else 1
+            cost = sms_segments if d.channel == "sms" else 1
         d.segments = cost
         ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language))
     return ready
