@@ -261,6 +261,7 @@ def chat(url: str | None, sender: str | None, whatsapp: bool, messages: tuple[st
 
 
 def _register_capabilities() -> None:
+    from puente.accounts.commands import users
     from puente.alerts.commands import subscribers
     from puente.broadcasts.commands import broadcast, reminders
     from puente.directory.commands import directory
@@ -269,6 +270,7 @@ def _register_capabilities() -> None:
     cli.add_command(subscribers)
     cli.add_command(broadcast)
     cli.add_command(reminders)
+    cli.add_command(users)
 
 
 _register_capabilities()

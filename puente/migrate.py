@@ -14,6 +14,7 @@ from puente.config import PROJECT_ROOT, data_dir
 MODEL_MODULES = (
     "puente.models", "puente.questions", "puente.messaging.paging", "puente.directory.models",
     "puente.alerts.models", "puente.jobs.models", "puente.broadcasts.models",
+    "puente.accounts.models",
 )
 
 

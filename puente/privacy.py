@@ -70,6 +70,13 @@ class Vault:
     def _derive(self, purpose: str) -> bytes:
         return hmac.new(self._secret, b"puente:" + purpose.encode(), hashlib.sha256).digest()
 
+    def key_for(self, purpose: str) -> bytes:
+        """A key of its own for another part of Puente (the dashboard's sessions, its CSRF tokens):
+        a leak of one derived key says nothing about the phone-number keys, nor they about it."""
+        if purpose in _PRIVATE_PURPOSES:
+            raise ValueError(f"{purpose!r} is the vault's own key")
+        return self._derive(purpose)
+
     @cached_property
     def key_id(self) -> str:
         """A short fingerprint of the key, stored beside what it hashed or encrypted (not a secret)."""
@@ -112,6 +119,36 @@ class Vault:
             if self.previous is None:
                 raise
             return self.previous.decrypt(token)
+
+
+#: The purposes the vault keeps to itself.
+_PRIVATE_PURPOSES = frozenset({"key-id", "phone-encryption", "phone-lookup", "message-sid"})
+#: What stands for each hidden digit group in a masked number.
+_HIDDEN = "•••"
+
+
+def mask_phone(phone: str) -> str:
+    """A number as anyone but an admin may see it: the country code and the last four digits.
+
+    `+18055550163` → `+1 ••• ••• 0163`; `whatsapp:+1…` keeps its channel; anything that is no
+    number is hidden whole. The one helper every page and message uses: nobody re-invents it.
+    """
+    try:
+        address = parse_address(phone)
+    except InvalidAddress:
+        return _HIDDEN
+    digits = address.phone[1:]
+    if digits.startswith("1") and len(digits) == 11:
+        shown = f"+1 {_HIDDEN} {_HIDDEN} {digits[-4:]}"
+    else:
+        import phonenumbers
+
+        try:
+            code = str(phonenumbers.parse(address.phone).country_code)
+        except phonenumbers.NumberParseException:
+            code = digits[:1]
+        shown = f"+{code} {_HIDDEN} {digits[-4:]}"
+    return f"whatsapp:{shown}" if address.channel == "whatsapp" else shown
 
 
 def new_pseudonym() -> str:
