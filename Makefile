@@ -80,17 +80,24 @@ env: $(VENV)/.installed
 # stay as #~ comments): nothing translated is ever dropped, and `make test` names
 # each fuzzy or missing entry until someone retranslates it.
 LOCALES ?= locales
+# Two domains: `messages` (what people receive: every language in locales/) from babel.cfg, and
+# `dashboard` (the coordinators' interface: en and es) from babel-dashboard.cfg.
 i18n: $(VENV)/.installed
 	@$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ --no-location --omit-header -o $(LOCALES)/messages.pot .
 	@grep -q '^msgid "' $(LOCALES)/messages.pot || { echo "i18n: extracted no messages: check babel.cfg (refusing to empty the catalogs)" >&2; exit 1; }
+	@$(BIN)/pybabel -q extract -F babel-dashboard.cfg -k _ -k N_ -k ngettext:1,2 --no-location --omit-header -o $(LOCALES)/dashboard.pot .
+	@grep -q '^msgid "' $(LOCALES)/dashboard.pot || { echo "i18n: extracted no dashboard texts: check babel-dashboard.cfg (refusing to empty the catalogs)" >&2; exit 1; }
 	@$(MAKE) i18n-merge
-	@echo "i18n: catalogs extracted, updated and compiled for $$(ls $(LOCALES)/*/language.yml | wc -l) languages"
+	@echo "i18n: catalogs extracted, updated and compiled for $$(ls $(LOCALES)/*/language.yml | wc -l) languages (messages) and $$(ls $(LOCALES)/*/LC_MESSAGES/dashboard.po | wc -l) (dashboard)"
 
 i18n-merge: $(VENV)/.installed
-	@$(BIN)/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --ignore-pot-creation-date
-	@$(BIN)/pybabel -q compile -d $(LOCALES) -D messages
-	@$(BIN)/pybabel compile -d $(LOCALES) -D messages --statistics 2>&1 \
-	  | { grep ' translated in ' | grep -v '(100%)' | sed 's/^/i18n: needs translation: /' || true; }
+	@for domain in messages dashboard; do \
+	  if [ -f $(LOCALES)/$$domain.pot ]; then \
+	    $(BIN)/pybabel -q update -i $(LOCALES)/$$domain.pot -d $(LOCALES) -D $$domain --ignore-pot-creation-date; fi; \
+	  $(BIN)/pybabel -q compile -d $(LOCALES) -D $$domain; \
+	  $(BIN)/pybabel compile -d $(LOCALES) -D $$domain --statistics 2>&1 \
+	    | { grep ' translated in ' | grep -v '(100%)' | sed 's/^/i18n: needs translation: /' || true; }; \
+	done
 
 # --- database -----------------------------------------------------------------
 migrate: env

@@ -1,4 +1,5 @@
-"""The Flask app: Twilio's webhooks, the health check, hearing calendars. Thin: the work is in `puente`."""
+"""The Flask app: Twilio's webhooks, the health check, hearing calendars, the coordinators' dashboard.
+Thin: the work is in `puente`."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(status_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(calendar_bp)
+
+    from dashboard import init_app as init_dashboard
+
+    init_dashboard(app, core)
     return app
 
 

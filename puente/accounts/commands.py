@@ -24,10 +24,14 @@ def _database() -> Database:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]),
-              help="What the user may do.")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from standard input (else it is asked for, twice, unseen).")
+@click.option(
+    "--role", required=True, type=click.Choice([r.value for r in Role]), help="What the user may do."
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (else it is asked for, twice, unseen).",
+)
 def add_command(email: str, role: str, password_stdin: bool) -> None:
     """Create a dashboard user. The password never goes on the command line (shell history, ps)."""
     if password_stdin:

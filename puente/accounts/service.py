@@ -52,8 +52,9 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def add_user(session: Session, email: str, role: str, password: str, now: datetime,
-             actor: Actor = audit.CLI) -> User:
+def add_user(
+    session: Session, email: str, role: str, password: str, now: datetime, actor: Actor = audit.CLI
+) -> User:
     email = normalize_email(email)
     if not _EMAIL.match(email):
         raise AccountError(f"{email!r} is not an e-mail address")
@@ -66,8 +67,9 @@ def add_user(session: Session, email: str, role: str, password: str, now: dateti
         raise AccountError(problem)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError(f"{email} already has an account")
-    user = User(email=email, role=checked.value, password_hash=passwords.hash_password(password),
-                created_at=now)
+    user = User(
+        email=email, role=checked.value, password_hash=passwords.hash_password(password), created_at=now
+    )
     session.add(user)
     session.flush()
     audit.record(session, actor, Action.USER_ADDED, now, f"user {user.id}", {"role": checked.value})
@@ -103,20 +105,23 @@ def _throttled_for(session: Session, keys: dict[str, str], now: datetime) -> int
     """Seconds until every key is under the limit again (0: not throttled)."""
     wait = 0
     for scope, key in keys.items():
-        times = list(session.scalars(
-            select(LoginAttempt.at)
-            .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > now - WINDOW)
-            .order_by(LoginAttempt.at.desc())
-            .limit(LIMIT)
-        ))
+        times = list(
+            session.scalars(
+                select(LoginAttempt.at)
+                .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > now - WINDOW)
+                .order_by(LoginAttempt.at.desc())
+                .limit(LIMIT)
+            )
+        )
         if len(times) >= LIMIT:
             oldest = as_utc(times[-1])
             wait = max(wait, int((oldest + WINDOW - now).total_seconds()) + 1)
     return wait
 
 
-def authenticate(session: Session, vault: Vault, email: str, password: str, address: str,
-                 now: datetime) -> LoginResult:
+def authenticate(
+    session: Session, vault: Vault, email: str, password: str, address: str, now: datetime
+) -> LoginResult:
     """Check a login; record what happened (attempts, audit) in the caller's transaction."""
     email = normalize_email(email)
     keys = {"account": _key(vault, "account", email), "address": _key(vault, "address", address)}
@@ -135,8 +140,9 @@ def authenticate(session: Session, vault: Vault, email: str, password: str, addr
         _failed(session, keys, now)
         audit.record(session, actor, Action.LOGIN_FAILED, now, ok=False)
         return LoginResult(Outcome.WRONG)
-    session.execute(delete(LoginAttempt).where(LoginAttempt.scope == "account",
-                                               LoginAttempt.key == keys["account"]))
+    session.execute(
+        delete(LoginAttempt).where(LoginAttempt.scope == "account", LoginAttempt.key == keys["account"])
+    )
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = now
