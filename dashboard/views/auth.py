@@ -26,11 +26,10 @@ def login() -> BaseResponse | tuple[str, int] | str:
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     wanted = safe_next(request.form.get("next"))
-    with services.database.session(timeout=10) as session:
-        result = service.authenticate(
-            session, services.vault, email, password, request.remote_addr or "unknown", services.clock()
-        )
-        user_id = result.user.id if result.user else None
+    result = service.authenticate(
+        services.database, services.vault, email, password, request.remote_addr or "unknown", services.clock()
+    )
+    user_id = result.user.id if result.user else None
     if result.outcome is service.Outcome.THROTTLED:
         minutes = max(1, (result.retry_after + 59) // 60)
         page = render_template(

@@ -203,7 +203,7 @@ def directory_import() -> tuple[str, int]:
             "dashboard/directory_import.html",
             active="directory",
             error=_("Choose a directory file (YAML or JSON) to import."),
-        ), 400
+        ), 422
     suffix = Path(upload.filename).suffix.lower()
     services = core()
     with tempfile.TemporaryDirectory(prefix="puente-import-") as folder:

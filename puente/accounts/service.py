@@ -21,7 +21,7 @@ from puente.accounts import audit, passwords
 from puente.accounts.audit import Action, Actor
 from puente.accounts.models import LoginAttempt, User
 from puente.accounts.roles import Role
-from puente.db import as_utc
+from puente.db import Database, as_utc
 from puente.privacy import Vault
 
 #: Failed attempts allowed per account and per address within WINDOW: the next is throttled.
@@ -120,34 +120,48 @@ def _throttled_for(session: Session, keys: dict[str, str], now: datetime) -> int
 
 
 def authenticate(
-    session: Session, vault: Vault, email: str, password: str, address: str, now: datetime
+    database: Database, vault: Vault, email: str, password: str, address: str, now: datetime
 ) -> LoginResult:
-    """Check a login; record what happened (attempts, audit) in the caller's transaction."""
+    """Check a login and record what happened (attempts, audit).
+
+    The password is checked between two short transactions, never inside one: argon2 takes
+    tens of milliseconds on purpose, and an SQLite write lock held that long would make the
+    webhook wait.
+    """
     email = normalize_email(email)
     keys = {"account": _key(vault, "account", email), "address": _key(vault, "address", address)}
-    # Attempts older than the window count for nothing: forget them here, no purge job needed.
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - WINDOW))
-    user = session.scalar(select(User).where(User.email == email))
-    # Whoever is not a user is named by nobody: what they typed may be a password.
-    actor = Actor(user.id, user.email) if user else Actor(None, "unknown account")
-    wait = _throttled_for(session, keys, now)
-    if wait:
-        _failed(session, keys, now)
-        audit.record(session, actor, Action.LOGIN_THROTTLED, now, ok=False)
-        return LoginResult(Outcome.THROTTLED, retry_after=wait)
-    ok = passwords.verify_password(user.password_hash if user else passwords.dummy_hash(), password)
-    if user is None or not ok:
-        _failed(session, keys, now)
-        audit.record(session, actor, Action.LOGIN_FAILED, now, ok=False)
-        return LoginResult(Outcome.WRONG)
-    session.execute(
-        delete(LoginAttempt).where(LoginAttempt.scope == "account", LoginAttempt.key == keys["account"])
+    with database.session(timeout=10) as session:
+        # Attempts older than the window count for nothing: forget them here, no purge job needed.
+        session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - WINDOW))
+        user = session.scalar(select(User).where(User.email == email))
+        # Whoever is not a user is named by nobody: what they typed may be a password.
+        actor = Actor(user.id, user.email) if user else Actor(None, "unknown account")
+        encoded = user.password_hash if user else None
+        wait = _throttled_for(session, keys, now)
+        if wait:
+            _failed(session, keys, now)
+            audit.record(session, actor, Action.LOGIN_THROTTLED, now, ok=False)
+            return LoginResult(Outcome.THROTTLED, retry_after=wait)
+    ok = passwords.verify_password(encoded or passwords.dummy_hash(), password)
+    rehashed = (
+        passwords.hash_password(password) if ok and encoded and passwords.needs_rehash(encoded) else None
     )
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-    user.last_login_at = now
-    audit.record(session, actor, Action.LOGIN, now)
-    return LoginResult(Outcome.OK, user)
+    with database.session(timeout=10) as session:
+        if user is None or not ok:
+            _failed(session, keys, now)
+            audit.record(session, actor, Action.LOGIN_FAILED, now, ok=False)
+            return LoginResult(Outcome.WRONG)
+        session.execute(
+            delete(LoginAttempt).where(LoginAttempt.scope == "account", LoginAttempt.key == keys["account"])
+        )
+        row = session.get(User, user.id)
+        if row is None:  # removed meanwhile
+            return LoginResult(Outcome.WRONG)
+        if rehashed:
+            row.password_hash = rehashed
+        row.last_login_at = now
+        audit.record(session, actor, Action.LOGIN, now)
+        return LoginResult(Outcome.OK, row)
 
 
 def _failed(session: Session, keys: dict[str, str], now: datetime) -> None:
