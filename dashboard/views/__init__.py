@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template
+from flask import render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from dashboard import bp
@@ -19,9 +19,20 @@ def role_name(role: str) -> str:
     return names.get(str(role), str(role))
 
 
+def here() -> str:
+    """Where the language switch comes back to: this page, or (after a POST) the page it came from."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = request.referrer or ""
+    if referrer.startswith(request.host_url):
+        return "/" + referrer[len(request.host_url):]
+    return url_for("dashboard.overview")
+
+
 @bp.context_processor
 def _template_context() -> dict[str, Any]:
     return {
+        "here": here,
         "user": current_user(),
         "csrf_token": csrf_token,
         "role_name": role_name,
