@@ -134,11 +134,19 @@ def test_a_coordinator_imports_schedules_composes_sends_and_watches_it_go_out(
     chinese = page.locator("section.phone[data-language='zh_Hans'][data-channel='sms']")
     expect(chinese).to_contain_text("no text in this language: the English one goes")
     stack.shot(page, "preview")
+    # The same at a phone's width: nothing runs off the side.
     phone_page = stack.page(browser, width=375)
     phone_page.context.add_cookies(page.context.cookies())
-    phone_page.goto(page.url)  # the compose form at a phone's width (the preview needs the POST)
-    stack.shot(phone_page, "compose-phone-width")
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375 + 1
+    phone_page.goto(f"{stack.url}/dashboard/broadcasts/new")
+    phone_page.locator("#text-en").fill(EN_TEXT)
+    phone_page.locator("#text-es").fill(ES_TEXT)
+    phone_page.get_by_role("button", name="Preview and estimate").click()
+    expect(phone_page.locator("section.phone[data-language='es'][data-channel='sms']")).to_be_visible()
+    stack.shot(phone_page, "preview-phone-width")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
+    phone_page.goto(f"{stack.url}/dashboard/")
+    stack.shot(phone_page, "overview-phone-width")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
     phone_page.context.close()
 
     # Send, after a confirmation, and watch it go.
