@@ -11,9 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 RUN pip install --no-cache-dir uv==0.13.9
 
-COPY pyproject.toml requirements.lock README.md gunicorn.conf.py alembic.ini babel.cfg ./
+COPY pyproject.toml requirements.lock README.md gunicorn.conf.py alembic.ini babel.cfg babel-dashboard.cfg ./
 COPY puente ./puente
 COPY webhooks ./webhooks
+COPY dashboard ./dashboard
 COPY actions ./actions
 COPY migrations ./migrations
 COPY locales ./locales
@@ -31,7 +32,7 @@ CMD ["python", "-m", "puente.action_server", "--host", "0.0.0.0", "--port", "505
 
 FROM base AS webhooks
 RUN uv pip install --system --no-cache -c requirements.lock . \
-    && pybabel compile -d locales -D messages
+    && pybabel compile -d locales -D messages && pybabel compile -d locales -D dashboard
 USER puente
 EXPOSE 5000
 # Migrations first: idempotent, so every start is safe.
@@ -40,7 +41,7 @@ CMD ["sh", "-c", "puente db upgrade && exec gunicorn --config /app/gunicorn.conf
 FROM base AS worker
 # The same install as webhooks (one layer: Docker builds it once), no rasa-sdk.
 RUN uv pip install --system --no-cache -c requirements.lock . \
-    && pybabel compile -d locales -D messages
+    && pybabel compile -d locales -D messages && pybabel compile -d locales -D dashboard
 USER puente
 # SIGTERM (docker stop) lets the tasks running finish, for up to 8 s.
 CMD ["puente", "worker"]

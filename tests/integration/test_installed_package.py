@@ -140,6 +140,12 @@ def test_gunicorn_serves_healthz_with_the_shipped_config(image: dict[str, Path])
         assert body["services"]["database"] == "ok" and body["services"]["webhooks"] == "ok"
         assert body["down"] == ["actions", "rasa", "worker"]
         assert body["services"]["worker"] == "no heartbeat"
+        # The dashboard's templates, assets and catalogs ship with it.
+        login = requests.get(f"http://127.0.0.1:{port}/dashboard/login", timeout=5,
+                             headers={"Accept-Language": "es"})
+        assert login.status_code == 200 and "Inicie sesión" in login.text and 'name="csrf_token"' in login.text
+        css = requests.get(f"http://127.0.0.1:{port}/dashboard/static/dashboard.css", timeout=5)
+        assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     finally:
         server.terminate()
         server.wait(10)
