@@ -27,7 +27,7 @@ elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null 
   PYENV_VERSION=$$v pyenv which python3.10; fi
 endef
 
-.PHONY: help setup lock run test train lint types i18n i18n-merge nlu-report i18n-extract migrate env pytest rasa-validate rasa-test bench clean
+.PHONY: help setup lock run test train lint types i18n i18n-merge nlu-report i18n-extract migrate env pytest rasa-validate rasa-test bench clean browser-check
 
 help:
 	@echo "make run    set up what is missing, then run webhooks, rasa, actions and the worker (Ctrl-C stops all)"
@@ -119,8 +119,14 @@ $(MODEL): $(BOT_FILES) | $(RASA_VENV)/.installed
 run: setup
 	@PUENTE_ENV=$${PUENTE_ENV:-development} $(BIN)/puente run
 
-test: setup lint types pytest rasa-validate rasa-test
+test: browser-check setup lint types pytest rasa-validate rasa-test
 	@echo "make test: all checks passed"
+
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads): without it
+# `make test` fails at once, in one line, rather than skip them.
+CHROMIUM ?= /usr/bin/chromium
+browser-check:
+	@[ -x $(CHROMIUM) ] || { echo "make test: browser tests need Debian's Chromium: apt-get install chromium" >&2; exit 1; }
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -149,4 +155,4 @@ nlu-report: setup
 	$(BIN)/python bench/nlu_report.py
 
 clean:
-	rm -rf var/rasa-test .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/rasa-test .pytest_cache .mypy_cache .ruff_cache test-artifacts
