@@ -136,7 +136,7 @@ def test_a_coordinator_imports_schedules_composes_sends_and_watches_it_go_out(
     stack.shot(page, "preview")
     # The same at a phone's width: nothing runs off the side.
     phone_page = stack.page(browser, width=375)
-    phone_page.context.add_cookies(page.context.cookies())
+    stack.login(phone_page, COORDINATOR)
     phone_page.goto(f"{stack.url}/dashboard/broadcasts/new")
     phone_page.locator("#text-en").fill(EN_TEXT)
     phone_page.locator("#text-es").fill(ES_TEXT)

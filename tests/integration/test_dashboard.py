@@ -490,3 +490,36 @@ def _file(tmp_path: Path, name: str, data: dict[str, Any]) -> Any:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data))
     return path.open("rb")
+
+
+def test_a_coordinator_cancels_a_broadcast_before_it_has_gone(dash: Dash) -> None:
+    add_people(dash.services)
+    client = dash.login(COORDINATOR)
+    csrf = token(client)
+    created = client.post(
+        "/dashboard/broadcasts", data=compose_form(csrf, confirm="yes", at="2099-01-05T10:00")
+    )
+    assert created.status_code == 303
+    page = client.get(created.headers["Location"]).get_data(as_text=True)
+    assert 'id="cancel-button"' in page and 'id="refresh"' in page  # the no-JS refresh link
+    broadcast_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    progress = client.get(f"/dashboard/broadcasts/{broadcast_id}/progress.json").get_json()
+    assert progress["status"] == "scheduled" and progress["finished"] is False and "<svg" in progress["chart"]
+    assert (
+        client.post(f"/dashboard/broadcasts/{broadcast_id}/cancel", data={"csrf_token": csrf}).status_code
+        == 303
+    )
+    progress = client.get(f"/dashboard/broadcasts/{broadcast_id}/progress.json").get_json()
+    assert progress["status"] == "cancelled" and progress["finished"] is True
+    with dash.services.database.session() as session:
+        assert session.scalar(
+            select(AuditEntry.target).where(AuditEntry.action == "broadcast_cancelled")
+        ) == (f"broadcast {broadcast_id}")
+
+
+def test_the_phone_simulator_exists_only_in_development(sqlite_url: str, tmp_path: Path) -> None:
+    production = build(sqlite_url, tmp_path, env="production")
+    client = production.login(COORDINATOR)
+    assert client.get("/dashboard/simulator").status_code == 404
+    assert "Phone simulator" not in client.get("/dashboard/").get_data(as_text=True)
+    production.services.database.dispose()

@@ -143,7 +143,8 @@ def test_gunicorn_serves_healthz_with_the_shipped_config(image: dict[str, Path])
         # The dashboard's templates, assets and catalogs ship with it.
         login = requests.get(f"http://127.0.0.1:{port}/dashboard/login", timeout=5,
                              headers={"Accept-Language": "es"})
-        assert login.status_code == 200 and "Inicie sesión" in login.text and 'name="csrf_token"' in login.text
+        assert login.status_code == 200 and "Inicie sesión" in login.text
+        assert 'name="csrf_token"' in login.text
         css = requests.get(f"http://127.0.0.1:{port}/dashboard/static/dashboard.css", timeout=5)
         assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     finally:
