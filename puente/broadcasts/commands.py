@@ -262,3 +262,49 @@ def reminders_run(now_text: str | None) -> None:
         sys.exit(1)
     for line in report:
         click.echo(line)
+
+
+@reminders.command("list")
+def reminders_list() -> None:
+    """Upcoming hearings and when each reminder goes, in the hearing's own time zone."""
+    from sqlalchemy import select
+
+    from puente.broadcasts.models import Broadcast, Kind
+    from puente.broadcasts.reminders import DEFAULT_OFFSETS, due_offset, duration, reminder_key
+    from puente.broadcasts.zones import place_zone
+    from puente.directory.models import Hearing, Jurisdiction
+
+    services = _services()
+    now = services.clock()
+    try:
+        with services.database.session(timeout=30) as session:
+            hearings = list(
+                session.scalars(select(Hearing).where(Hearing.starts_at > now).order_by(Hearing.starts_at))
+            )
+            made = set(session.scalars(select(Broadcast.key).where(Broadcast.kind == Kind.REMINDER.value)))
+            for hearing in hearings:
+                place = session.get(Jurisdiction, hearing.jurisdiction_id)
+                zone = place_zone(place.timezone if place is not None else "")
+                starts = hearing.starts_at.astimezone(zone)
+                click.echo(
+                    f"{hearing.id}: {hearing.body}, {starts:%Y-%m-%d %H:%M %Z} ({hearing.status}; "
+                    f"topics {', '.join(hearing.topics or ['hearings'])})"
+                )
+                if hearing.status == "cancelled":
+                    continue
+                for offset in hearing.reminders or DEFAULT_OFFSETS:
+                    at = (hearing.starts_at - duration(offset)).astimezone(zone)
+                    key = reminder_key(hearing.id, hearing.starts_at, offset)
+                    if key in made:
+                        state = "created"
+                    elif at > now:
+                        state = "waiting"
+                    else:  # only the latest due one goes: an earlier one is never sent late
+                        state = (
+                            "due" if offset == due_offset(hearing, now) else "skipped (a later one is due)"
+                        )
+                    click.echo(f"  {offset:>5}  {at:%Y-%m-%d %H:%M %Z}  {state}")
+    except DATABASE_ERRORS as error:
+        raise click.ClickException(f"the database is unavailable ({type(error).__name__})") from None
+    if not hearings:
+        click.echo("No upcoming hearings in the directory.")
