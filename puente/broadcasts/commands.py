@@ -15,10 +15,20 @@ from puente.services import Services
 
 
 def _services() -> Services:
+    """The core's services for this command; their connections close when it ends."""
     try:
-        return Services(load_settings())
+        services = Services(load_settings())
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    click.get_current_context().call_on_close(lambda: _close(services))
+    return services
+
+
+def _close(services: Services) -> None:
+    if "jobs" in services.__dict__:
+        services.jobs.close()
+    if "database" in services.__dict__:
+        services.database.dispose()
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -250,8 +260,7 @@ def reminders_run(now_text: str | None) -> None:
     from puente.broadcasts.tasks import run_inline
 
     moment = _moment(now_text, "--now")
-    settings = load_settings()
-    services = Services(settings)
+    services = _services()
     if moment is not None:
         started = time.monotonic()
         services.clock = lambda: moment + timedelta(seconds=time.monotonic() - started)  # time still passes

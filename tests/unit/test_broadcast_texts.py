@@ -48,13 +48,17 @@ def test_a_language_without_a_text_gets_english_and_zh_serves_both_scripts() -> 
     assert texts.coordinator_text({**given, "zh_Hant": "週二公聽會"}, "zh_Hant") == ("週二公聽會", None)
 
 
-@pytest.mark.parametrize(("code", "expected"), [
-    ("es", "martes, 15 de diciembre de 2026, 9:00"),
-    ("zh_Hant", "2026年12月15日 星期二 上午9:00"),
-    ("en", "Tuesday, December 15, 2026, 9:00"),
-    ("ko", "2026년 12월 15일 화요일 오전 9:00"),
-])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("es", "martes, 15 de diciembre de 2026, 9:00"),
+        ("zh_Hant", "2026年12月15日 星期二 上午9:00"),
+        ("en", "Tuesday, December 15, 2026, 9:00"),
+        ("ko", "2026년 12월 15일 화요일 오전 9:00"),
+    ],
+)
 def test_a_hearing_time_is_written_by_babel_in_the_readers_locale_and_the_places_zone(
-        code: str, expected: str) -> None:
+    code: str, expected: str
+) -> None:
     moment = datetime(2026, 12, 15, 17, 0, tzinfo=UTC)  # 9:00 in California
     assert texts.when(reader_for(LANGUAGES, code), moment, "America/Los_Angeles").startswith(expected)
