@@ -453,6 +453,8 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
             return report
         limit = batch_size(ctx.pace.rate)
         rows = _claim(session, broadcast_id, limit, now, token)
+        if rows:
+            broadcast.active_at = now
         report.claimed = len(rows)
         report.more = len(rows) == limit
         sends = _prepare(services, ctx, session, broadcast, rows, now)

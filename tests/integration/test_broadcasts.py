@@ -492,3 +492,28 @@ def test_rsvp_yes_and_no_count_and_the_latest_answer_wins(harness: Harness) -> N
         [answer] = session.scalars(select(Rsvp)).all()
         assert (answer.contact_id, answer.answer) == (ana, "no")
         assert service.report(session, bid).rsvps == {"yes": 0, "no": 1}
+
+
+def test_the_tick_starts_what_is_due_and_gives_an_idle_broadcast_one_more_chain(harness: Harness) -> None:
+    from puente.broadcasts.tasks import CHAIN_IDLE, broadcast_start, tick
+
+    with harness.db.session() as session:
+        session.execute(delete(Hearing))  # no reminders due: only this broadcast is the tick's
+    harness.person(ANA, "es")
+    bid = harness.broadcast(at=NOON + timedelta(minutes=10))
+    jobs = harness.services.jobs
+    try:
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}
+        harness.clock.now = NOON + timedelta(minutes=11)
+        assert tick(harness.services) == {"broadcast_start": 1, "broadcast_send": 0}
+        before = jobs.pending()
+        broadcast_start(harness.services, bid)
+        assert jobs.pending() == before + 2  # its two send chains
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}  # they are fresh
+        harness.clock.now += CHAIN_IDLE + timedelta(seconds=1)  # ... and claimed nothing since
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 1}
+        harness.run(bid)
+        assert harness.states(bid) == {"sent": 1}
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}
+    finally:
+        jobs.close()
