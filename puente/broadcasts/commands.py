@@ -20,15 +20,8 @@ def _services() -> Services:
         services = Services(load_settings())
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    click.get_current_context().call_on_close(lambda: _close(services))
+    click.get_current_context().call_on_close(services.close)
     return services
-
-
-def _close(services: Services) -> None:
-    if "jobs" in services.__dict__:
-        services.jobs.close()
-    if "database" in services.__dict__:
-        services.database.dispose()
 
 
 def _moment(text: str | None, option: str) -> datetime | None:

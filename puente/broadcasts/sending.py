@@ -25,7 +25,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from puente.broadcasts.ics import hearing_link
 from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, Kind, OutboxMessage, State, Status
 from puente.broadcasts.quiet import QuietHours, quiet_until
 from puente.broadcasts.rsvp import RSVP_QUESTION
-from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender, wait_until
+from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender
 from puente.broadcasts.templates import MissingTemplateField, TemplateFileError, Templates, load_templates
 from puente.db import DATABASE_ERRORS, as_utc
 from puente.directory.models import Hearing, Jurisdiction
@@ -72,8 +71,6 @@ RECORD_ATTEMPTS = 4
 #: WhatsApp allows free-form messages this long after the person last wrote.
 WHATSAPP_WINDOW = timedelta(hours=24)
 
-_POOL = ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="send")
-
 
 def batch_size(rate: float) -> int:
     if rate <= 0:
@@ -105,7 +102,7 @@ def context_for(services: Services) -> Context:
         return load_templates(path)  # read again when the file changes
 
     return Context(
-        Sender(settings),
+        Sender(settings, CONCURRENCY),
         Pace(settings.twilio_send_rate),
         settings.quiet_window,
         templates,
@@ -332,17 +329,8 @@ def _slots(ctx: Context, session: Session, sends: list[_Send]) -> list[float]:
 
 
 def _send_all(ctx: Context, sends: list[_Send], slots: list[float]) -> list[Result]:
-    """Send, a few at a time (the process's pool), each in its slot; a result for every one."""
-    send = ctx.sender.send
-
-    def one(item: tuple[_Send, float]) -> Result:
-        wait_until(item[1])
-        try:
-            return send(item[0].message)
-        except Exception as error:  # noqa: BLE001 - whatever happened, it may have gone
-            return Result(Outcome.UNCERTAIN, reason=type(error).__name__[:32])
-
-    return list(_POOL.map(one, zip(sends, slots, strict=True)))
+    """Send, each in its slot, a few at a time; a result for every one."""
+    return ctx.sender.send_many([s.message for s in sends], slots)
 
 
 def _record(

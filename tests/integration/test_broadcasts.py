@@ -126,7 +126,7 @@ class Harness:
                 self.clock.now = max(self.clock.now, soonest.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
                 continue
             return
-        raise AssertionError("the broadcast never settled")
+        raise AssertionError(f"the broadcast never settled: {self.states(broadcast_id)}")
 
     def states(self, broadcast_id: int) -> dict[str, int]:
         with self.db.session() as session:
@@ -175,7 +175,7 @@ def harness_for(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Har
 
         yield build
     for h in made:
-        h.services.database.dispose()
+        h.services.close()
 
 
 @pytest.fixture
@@ -517,3 +517,24 @@ def test_the_tick_starts_what_is_due_and_gives_an_idle_broadcast_one_more_chain(
         assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}
     finally:
         jobs.close()
+
+
+def test_a_refused_connection_never_reached_twilio_so_the_delivery_waits_and_goes_once(
+    harness: Harness,
+) -> None:
+    harness.person(ANA, "es")
+    bid = harness.broadcast()
+    server = harness.fake.server
+    assert server is not None
+    server.stop()  # Twilio unreachable: connections are refused
+    try:
+        assert service.begin(harness.db, bid, harness.clock())
+        service.resolve(harness.services, bid, harness.clock())
+        batch = sending.send_batch(harness.services, bid)
+        assert batch.outcomes == {"retry": 1}
+        [waiting] = harness.deliveries(bid)
+        assert (waiting.state, waiting.reason) == ("queued", "connection_refused")
+    finally:
+        server.start()
+    harness.run(bid)
+    assert len(harness.sent_to(ANA)) == 1 and harness.states(bid) == {"sent": 1}
