@@ -24,12 +24,12 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from puente import questions
@@ -131,7 +131,7 @@ def _message(
     broadcast: Broadcast,
     hearing: Hearing | None,
     place: Jurisdiction | None,
-    delivery: Delivery,
+    delivery: Delivery | _Row,
     link: str | None,
 ) -> texts.Written:
     languages = services.languages
@@ -178,6 +178,53 @@ class _Send:
     message: Outgoing
     segments: int
     language: str
+    attempts: int
+    note: str | None
+
+
+@dataclass
+class _Row:
+    """A claimed delivery, as plain values: a batch is checked and written without the ORM's
+    unit of work (hundreds of rows a batch, thousands a second)."""
+
+    id: int
+    contact_id: int | None
+    channel: str
+    language: str
+    timezone: str
+    attempts: int
+    note: str | None
+    state: str = State.SENDING.value
+    reason: str | None = None
+    not_before: datetime | None = None
+
+    def skip(self, reason: str) -> None:
+        self.state, self.reason = State.SKIPPED.value, reason
+
+    def wait(self, reason: str, until: datetime) -> None:
+        """Back to the queue until `until`: waiting is no attempt."""
+        self.state, self.reason, self.not_before, self.attempts = (
+            State.QUEUED.value,
+            reason,
+            until,
+            self.attempts - 1,
+        )
+
+
+_T: Table = Delivery.__table__  # type: ignore[assignment]  # a Table, typed as a FromClause
+#: Writes to one claimed row of this batch (never one another worker has taken over).
+_MINE = (
+    (_T.c.id == bindparam("_id"))
+    & (_T.c.claimed_by == bindparam("_token"))
+    & (_T.c.state == State.SENDING.value)
+)
+
+
+def _write(session: Session, values: dict[str, str], params: Sequence[Mapping[str, object]]) -> None:
+    """One executemany UPDATE of this batch's rows: `values` names each column's bind parameter."""
+    if params:
+        columns: dict[str, Any] = {column: bindparam(name) for column, name in values.items()}
+        session.execute(update(_T).where(_MINE).values(**columns), list(params))
 
 
 def _prepare(
@@ -185,7 +232,7 @@ def _prepare(
     ctx: Context,
     session: Session,
     broadcast: Broadcast,
-    rows: Sequence[Delivery],
+    rows: Sequence[_Row],
     now: datetime,
 ) -> list[_Send]:
     """Check each claimed delivery again; skip or defer what may not go; the messages that may."""
@@ -195,7 +242,9 @@ def _prepare(
     ids = [d.contact_id for d in rows if d.contact_id is not None]
     topics = broadcast.topics or ["hearings"]
     receiving = audience.still_receives(session, topics, ids) if broadcast.kind != Kind.TEST else set(ids)
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))} if ids else {}
+    # Only what the checks need, as plain rows (no ORM objects to track for a whole batch).
+    columns = select(Contact.id, Contact.phone_encrypted, Contact.opted_out_at).where(Contact.id.in_(ids))
+    contacts = {row.id: row for row in session.execute(columns)} if ids else {}
     recent = (
         set(
             session.scalars(
@@ -214,10 +263,7 @@ def _prepare(
     ready: list[_Send] = []
     for d in rows:
         contact = contacts.get(d.contact_id) if d.contact_id is not None else None
-
-        def skip(reason: str, d: Delivery = d) -> None:
-            d.state, d.reason, d.claimed_by, d.updated_at = State.SKIPPED.value, reason, None, now
-
+        skip = d.skip
         if contact is None:
             skip("erased")
             continue
@@ -236,8 +282,7 @@ def _prepare(
             if hearing is not None and broadcast.kind == Kind.REMINDER and quiet >= as_utc(hearing.starts_at):
                 skip("expired")
                 continue
-            d.state, d.reason, d.not_before, d.claimed_by = State.QUEUED.value, "quiet_hours", quiet, None
-            d.attempts -= 1  # waiting is no attempt
+            d.wait("quiet_hours", quiet)
             continue
         if quiet is not None:
             d.note = "urgent_override"
@@ -256,8 +301,7 @@ def _prepare(
             except TemplateFileError as error:
                 # An operator's mistake, fixed by editing the file: wait for it, skip nobody.
                 logger.warning("WhatsApp templates unreadable, out-of-window sends wait: %s", error)
-                d.state, d.reason, d.claimed_by = State.QUEUED.value, "templates_unreadable", None
-                d.not_before, d.attempts = now + TEMPLATES_RETRY, d.attempts - 1
+                d.wait("templates_unreadable", now + TEMPLATES_RETRY)
                 continue
             template = templates.find(broadcast.purpose, d.language)
             if template is None:
@@ -273,12 +317,51 @@ def _prepare(
         else:
             message = Outgoing(d.channel, phone, body=written.body)
             cost = sms_segments if d.channel == "sms" else 1
-        d.segments = cost
-        ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language))
+        ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language, d.attempts, d.note))
     return ready
 
 
-def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token: str) -> list[Delivery]:
+def _settle_unsent(session: Session, rows: Sequence[_Row], token: str, now: datetime) -> None:
+    """Write what the checks decided for the rows that will not be sent now."""
+    skipped = [
+        {"_id": r.id, "_token": token, "_reason": r.reason, "_now": now}
+        for r in rows
+        if r.state == State.SKIPPED.value
+    ]
+    _write(
+        session,
+        {"state": "_state", "reason": "_reason", "claimed_by": "_none", "updated_at": "_now"},
+        [{**p, "_state": State.SKIPPED.value, "_none": None} for p in skipped],
+    )
+    waiting = [
+        {
+            "_id": r.id,
+            "_token": token,
+            "_state": State.QUEUED.value,
+            "_reason": r.reason,
+            "_until": r.not_before,
+            "_attempts": r.attempts,
+            "_none": None,
+            "_now": now,
+        }
+        for r in rows
+        if r.state == State.QUEUED.value
+    ]
+    _write(
+        session,
+        {
+            "state": "_state",
+            "reason": "_reason",
+            "not_before": "_until",
+            "attempts": "_attempts",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        waiting,
+    )
+
+
+def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token: str) -> list[_Row]:
     ready = (
         select(Delivery.id)
         .where(Delivery.broadcast_id == broadcast_id, Delivery.state == State.QUEUED.value)
@@ -304,11 +387,10 @@ def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token
         )
         .execution_options(synchronize_session=False)
     )
-    return list(
-        session.scalars(
-            select(Delivery).where(Delivery.claimed_by == token, Delivery.state == State.SENDING.value)
-        )
-    )
+    claimed = select(
+        _T.c.id, _T.c.contact_id, _T.c.channel, _T.c.language, _T.c.timezone, _T.c.attempts, _T.c.note
+    ).where(_T.c.claimed_by == token, _T.c.state == State.SENDING.value)
+    return [_Row(*row) for row in session.execute(claimed).tuples()]
 
 
 def _slots(ctx: Context, session: Session, sends: list[_Send]) -> list[float]:
@@ -343,40 +425,26 @@ def _record(
     now: datetime,
     report: Batch,
 ) -> None:
-    """Write every result of a batch in one transaction."""
+    """Write every result of a batch in one transaction, a statement per kind of outcome."""
     vault = services.vault
-    rows = {
-        d.id: d
-        for d in session.scalars(
-            select(Delivery).where(
-                Delivery.id.in_([s.delivery_id for s in sends]),
-                Delivery.claimed_by == token,
-                Delivery.state == State.SENDING.value,
-            )
-        )
-    }
+    sent: list[dict[str, object]] = []
+    retry: list[dict[str, object]] = []
+    failed: list[dict[str, object]] = []
+    uncertain: list[dict[str, object]] = []
     sids: list[str] = []
+    until = as_utc(broadcast.rsvp_until) if broadcast.rsvp_until is not None else None
     for s, r in zip(sends, results, strict=True):
         report.outcomes[r.outcome.value] = report.outcomes.get(r.outcome.value, 0) + 1
-        d = rows.get(s.delivery_id)
-        if d is None:
-            continue  # reconciled meanwhile (this worker was taken for dead): its record stands
-        d.updated_at = now
+        mine = {"_id": s.delivery_id, "_token": token, "_now": now, "_none": None}
         if r.outcome is Outcome.SENT:
-            d.state, d.message_sid, d.sent_at, d.claimed_by, d.reason = (
-                State.SENT.value,
-                r.sid,
-                now,
-                None,
-                None,
-            )
             report.sent += 1
+            sent.append({**mine, "_sid": r.sid, "_segments": s.segments, "_note": s.note})
             if r.sid:
                 sids.append(r.sid)
             if ctx_outbox(services) and r.sid:
                 session.add(
                     OutboxMessage(
-                        delivery_id=d.id,
+                        delivery_id=s.delivery_id,
                         contact_id=s.contact_id,
                         channel=s.channel,
                         to_encrypted=vault.encrypt(s.message.to),
@@ -389,30 +457,71 @@ def _record(
                         created_at=now,
                     )
                 )
-            if broadcast.rsvp_until is not None and s.contact_id is not None:
-                until = as_utc(broadcast.rsvp_until)
-                if until > now:
-                    questions.ask(
-                        session,
-                        s.contact_id,
-                        RSVP_QUESTION,
-                        {"broadcast": broadcast.id},
-                        s.language,
-                        until - now,
-                    )
+            if until is not None and until > now and s.contact_id is not None:
+                questions.ask(
+                    session, s.contact_id, RSVP_QUESTION, {"broadcast": broadcast.id}, s.language, until - now
+                )
         elif r.outcome is Outcome.RETRY:
-            d.reason, d.error_code, d.claimed_by = r.reason, r.error_code, None
-            if d.attempts >= MAX_ATTEMPTS:
-                d.state = State.FAILED.value
-            else:
-                d.state, d.not_before = State.QUEUED.value, now + backoff(d.attempts)
+            given_up = s.attempts >= MAX_ATTEMPTS
+            retry.append(
+                {
+                    **mine,
+                    "_reason": r.reason,
+                    "_code": r.error_code,
+                    "_state": State.FAILED.value if given_up else State.QUEUED.value,
+                    "_until": None if given_up else now + backoff(s.attempts),
+                }
+            )
         elif r.outcome is Outcome.FAILED:
-            d.state, d.reason, d.error_code, d.claimed_by = State.FAILED.value, r.reason, r.error_code, None
+            failed.append({**mine, "_reason": r.reason, "_code": r.error_code})
             if r.error_code == 21610 and s.contact_id is not None:
                 _opted_out_at_twilio(session, s.contact_id, now)
         else:
-            d.reason, d.error_code, d.claimed_at = "uncertain", r.error_code, now
             report.uncertain += 1
+            uncertain.append({**mine, "_reason": "uncertain", "_code": r.error_code})
+    _write(
+        session,
+        {
+            "state": "_state",
+            "message_sid": "_sid",
+            "sent_at": "_now",
+            "segments": "_segments",
+            "note": "_note",
+            "reason": "_none",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        [{**p, "_state": State.SENT.value} for p in sent],
+    )
+    _write(
+        session,
+        {
+            "state": "_state",
+            "reason": "_reason",
+            "error_code": "_code",
+            "not_before": "_until",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        retry,
+    )
+    _write(
+        session,
+        {
+            "state": "_state",
+            "reason": "_reason",
+            "error_code": "_code",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        [{**p, "_state": State.FAILED.value} for p in failed],
+    )
+    # Still `sending`, still this batch's: the reconciler asks Twilio about it after the grace.
+    _write(
+        session,
+        {"reason": "_reason", "error_code": "_code", "claimed_at": "_now", "updated_at": "_now"},
+        uncertain,
+    )
     apply_early_statuses(session, sids)
 
 
@@ -446,6 +555,7 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
         report.claimed = len(rows)
         report.more = len(rows) == limit
         sends = _prepare(services, ctx, session, broadcast, rows, now)
+        _settle_unsent(session, rows, token, now)
         slots = _slots(ctx, session, sends)
     if sends:
         results = _send_all(ctx, sends, slots)
