@@ -48,7 +48,6 @@ from puente.messaging.segments import segments as count_segments
 from puente.models import Contact, ContactChannel
 
 if TYPE_CHECKING:
-    from puente.privacy import Vault
     from puente.services import Services
 
 logger = logging.getLogger(__name__)
@@ -131,18 +130,18 @@ def _message(
     broadcast: Broadcast,
     hearing: Hearing | None,
     place: Jurisdiction | None,
-    delivery: Delivery | _Row,
+    language: str,
     link: str | None,
 ) -> texts.Written:
     languages = services.languages
     if broadcast.kind == Kind.REMINDER and hearing is not None:
-        return texts.reminder_message(languages, delivery.language, hearing, place, link)
+        return texts.reminder_message(languages, language, hearing, place, link)
     if broadcast.kind == Kind.NOTICE and hearing is not None and broadcast.hearing_starts_at is not None:
         return texts.notice_message(
-            languages, delivery.language, hearing, place, as_utc(broadcast.hearing_starts_at), link
+            languages, language, hearing, place, as_utc(broadcast.hearing_starts_at), link
         )
     return texts.broadcast_message(
-        languages, broadcast.texts, delivery.language, rsvp=broadcast.rsvp_until is not None
+        languages, broadcast.texts, language, rsvp=broadcast.rsvp_until is not None
     )
 
 
@@ -288,7 +287,7 @@ def _prepare(
             d.note = "urgent_override"
         if d.language not in written_in:  # one text per language in a batch: written once
             link = hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
-            text = _message(services, broadcast, hearing, place, d, link)
+            text = _message(services, broadcast, hearing, place, d.language, link)
             written_in[d.language] = (text, count_segments(text.body))
         written, sms_segments = written_in[d.language]
         if written.note and not d.note:
@@ -644,96 +643,147 @@ def _claimer_alive(session: Session, claimed_by: str, now: datetime) -> bool:
     return seen is not None and as_utc(seen) >= now - timedelta(seconds=heartbeat.STALE_AFTER)
 
 
+#: Deliveries settled per call: each may take one lookup at Twilio.
+RECONCILE_LIMIT = 100
+
+
+@dataclass
+class _Unsettled:
+    id: int
+    claimed_by: str
+    since: datetime
+    message: Outgoing | None  # None: the person was erased since, the number is gone
+
+
 def reconcile(services: Services, now: datetime, broadcast_id: int | None = None) -> dict[str, int]:
     """Settle deliveries left `sending`: answers lost (after `UNCERTAIN_GRACE`) and claims of
-    workers that died (or hung for `STALE_CLAIM`). Returns counts by what became of them."""
+    workers that died (or hung for `STALE_CLAIM`). Returns counts by what became of them.
+
+    The rows are read in one short transaction, Twilio is asked outside any (a lookup may be
+    slow), and the outcomes are written in another, each only if the row is still as read.
+    """
     ctx: Context = services.broadcast_context
-    database = services.database
-    vault = services.vault
+    unsettled = _unsettled(services, ctx, now, broadcast_id)
+    if not unsettled:
+        return {}
     counts: dict[str, int] = {}
-    with database.session(timeout=30) as session:
-        query = select(Delivery).where(
-            Delivery.state == State.SENDING.value, Delivery.claimed_at <= now - UNCERTAIN_GRACE
-        )
-        if broadcast_id is not None:
-            query = query.where(Delivery.broadcast_id == broadcast_id)
-        rows = list(session.scalars(query.order_by(Delivery.id).limit(MAX_BATCH)))
-        alive: dict[str, bool] = {}
-        settle: list[Delivery] = []
-        for d in rows:
-            claim = (d.claimed_by or "").rsplit(":", 1)[0]
-            if claim not in alive:
-                alive[claim] = _claimer_alive(session, claim, now)
-            stale = d.claimed_at is not None and as_utc(d.claimed_at) <= now - STALE_CLAIM
-            if d.reason == "uncertain" or not alive[claim] or stale:
-                settle.append(d)
-        if not settle:
-            return counts
-        broadcasts = {
-            b.id: b
-            for b in session.scalars(
-                select(Broadcast).where(Broadcast.id.in_({d.broadcast_id for d in settle}))
+    outcomes: dict[str, list[dict[str, object]]] = {"confirmed": [], "requeued": [], "unknown": []}
+    for u in unsettled:
+        mine = {"_id": u.id, "_token": u.claimed_by, "_now": now, "_none": None}
+        if u.message is None:
+            outcomes["unknown"].append({**mine, "_reason": "erased"})
+            continue
+        try:
+            sid = ctx.sender.find(u.message, u.since)
+        except Exception as error:  # noqa: BLE001 - Twilio cannot be asked: unknown, never resent
+            logger.warning(
+                "delivery %d: Twilio could not be asked whether it went (%s): unknown",
+                u.id,
+                type(error).__name__,
             )
-        }
-        contacts = {
-            c.id: c
-            for c in session.scalars(
-                select(Contact).where(
-                    Contact.id.in_([d.contact_id for d in settle if d.contact_id is not None])
-                )
-            )
-        }
-        for d in settle:
-            contact = contacts.get(d.contact_id) if d.contact_id is not None else None
-            outcome = _settle(services, ctx, session, broadcasts[d.broadcast_id], d, contact, vault, now)
-            counts[outcome] = counts.get(outcome, 0) + 1
-    if counts:
-        logger.info(
-            "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            outcomes["unknown"].append({**mine, "_reason": "unconfirmed"})
+            continue
+        if sid is not None:
+            outcomes["confirmed"].append({**mine, "_sid": sid})
+        else:
+            outcomes["requeued"].append(mine)
+    with services.database.session(timeout=30) as session:
+        _write(
+            session,
+            {
+                "state": "_state",
+                "message_sid": "_sid",
+                "sent_at": "_now",
+                "reason": "_reason",
+                "claimed_by": "_none",
+                "updated_at": "_now",
+            },
+            [{**p, "_state": State.SENT.value, "_reason": "confirmed"} for p in outcomes["confirmed"]],
         )
+        _write(
+            session,
+            {
+                "state": "_state",
+                "reason": "_reason",
+                "not_before": "_none",
+                "claimed_by": "_none",
+                "updated_at": "_now",
+            },
+            [{**p, "_state": State.QUEUED.value, "_reason": "requeued"} for p in outcomes["requeued"]],
+        )
+        _write(
+            session,
+            {"state": "_state", "reason": "_reason", "claimed_by": "_none", "updated_at": "_now"},
+            [{**p, "_state": State.UNKNOWN.value} for p in outcomes["unknown"]],
+        )
+        apply_early_statuses(session, [str(p["_sid"]) for p in outcomes["confirmed"]])
+    counts = {k: len(v) for k, v in outcomes.items() if v}
+    logger.info(
+        "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
     return counts
 
 
-def _settle(
-    services: Services,
-    ctx: Context,
-    session: Session,
-    broadcast: Broadcast,
-    d: Delivery,
-    contact: Contact | None,
-    vault: Vault,
-    now: datetime,
-) -> str:
-    d.updated_at = now
-    if contact is None or contact.phone_encrypted is None:
-        # Erased since: whether it went cannot be asked without the number.
-        d.state, d.reason, d.claimed_by = State.UNKNOWN.value, "erased", None
-        return "unknown"
-    phone = vault.decrypt(contact.phone_encrypted)
+def _unsettled(services: Services, ctx: Context, now: datetime, broadcast_id: int | None) -> list[_Unsettled]:
+    """The deliveries to settle now, each with the message it was (so Twilio's list can be asked)."""
+    found: list[_Unsettled] = []
+    with services.database.session(timeout=30) as session:
+        query = select(
+            _T.c.id,
+            _T.c.broadcast_id,
+            _T.c.contact_id,
+            _T.c.channel,
+            _T.c.language,
+            _T.c.claimed_by,
+            _T.c.claimed_at,
+            _T.c.reason,
+        ).where(_T.c.state == State.SENDING.value, _T.c.claimed_at <= now - UNCERTAIN_GRACE)
+        if broadcast_id is not None:
+            query = query.where(_T.c.broadcast_id == broadcast_id)
+        rows = list(session.execute(query.order_by(_T.c.id).limit(MAX_BATCH)))
+        alive: dict[str, bool] = {}
+        settle = []
+        for row in rows:
+            claim = (row.claimed_by or "").rsplit(":", 1)[0]
+            if claim not in alive:
+                alive[claim] = _claimer_alive(session, claim, now)
+            stale = as_utc(row.claimed_at) <= now - STALE_CLAIM
+            if row.reason == "uncertain" or not alive[claim] or stale:
+                settle.append(row)
+        settle = settle[:RECONCILE_LIMIT]
+        if not settle:
+            return found
+        broadcasts = {
+            b.id: b
+            for b in session.scalars(
+                select(Broadcast).where(Broadcast.id.in_({row.broadcast_id for row in settle}))
+            )
+        }
+        ids = [row.contact_id for row in settle if row.contact_id is not None]
+        phones = dict(
+            session.execute(select(Contact.id, Contact.phone_encrypted).where(Contact.id.in_(ids)))
+            .tuples()
+            .all()
+        )
+        for row in settle:
+            encrypted = phones.get(row.contact_id) if row.contact_id is not None else None
+            message = None
+            if encrypted is not None:
+                broadcast = broadcasts[row.broadcast_id]
+                written = _written(services, ctx, session, broadcast, row.language)
+                body = None if row.channel == "whatsapp" else written.body  # a template's text is Twilio's
+                message = Outgoing(row.channel, services.vault.decrypt(encrypted), body=body)
+            found.append(_Unsettled(row.id, str(row.claimed_by), as_utc(row.claimed_at), message))
+    return found
+
+
+def _written(
+    services: Services, ctx: Context, session: Session, broadcast: Broadcast, language: str
+) -> texts.Written:
+    """The message `broadcast` sends a reader of `language`: the same text every time it is asked."""
     hearing, place = _hearing(session, broadcast)
-    written = _message(services, broadcast, hearing, place, d, None)
-    body = None if d.channel == "whatsapp" else written.body
-    since = as_utc(d.claimed_at) if d.claimed_at else now
-    try:
-        sid = ctx.sender.find(Outgoing(d.channel, phone, body=body), since)
-    except Exception as error:  # noqa: BLE001 - Twilio cannot be asked: unknown, never resent
-        logger.warning(
-            "delivery %d: Twilio could not be asked whether it went (%s): unknown", d.id, type(error).__name__
-        )
-        d.state, d.reason, d.claimed_by = State.UNKNOWN.value, "unconfirmed", None
-        return "unknown"
-    if sid is not None:
-        d.state, d.message_sid, d.sent_at, d.reason, d.claimed_by = (
-            State.SENT.value,
-            sid,
-            now,
-            "confirmed",
-            None,
-        )
-        apply_early_statuses(session, [sid])
-        return "confirmed"
-    d.state, d.reason, d.claimed_by, d.not_before = State.QUEUED.value, "requeued", None, None
-    return "requeued"
+    link = hearing_link(ctx.public_base_url, hearing.id, language) if hearing is not None else None
+    return _message(services, broadcast, hearing, place, language, link)
 
 
 # --- status callbacks ---------------------------------------------------------------------------

@@ -538,3 +538,42 @@ def test_a_refused_connection_never_reached_twilio_so_the_delivery_waits_and_goe
         server.start()
     harness.run(bid)
     assert len(harness.sent_to(ANA)) == 1 and harness.states(bid) == {"sent": 1}
+
+
+def test_a_reminder_sent_just_before_its_worker_died_is_confirmed_not_sent_again(
+    harness_for: Callable[..., Harness],
+) -> None:
+    """The crash between Twilio's answer and the record: the message went, the row says `sending`.
+    Twilio's list is asked for that very text (with its calendar link), found, and not resent."""
+    harness = harness_for(public_base_url="https://puente.example.org")
+    harness.person(ANA, "es", place="ca-fresno")
+    starts = NOON + timedelta(hours=20)
+    with harness.db.session() as session:
+        session.execute(delete(Hearing))
+        session.add(
+            Hearing(
+                id="fresno-vote",
+                jurisdiction_id="ca-fresno",
+                body="City Council",
+                title={"en": "Welcoming city vote"},
+                starts_at=starts,
+                location="City Hall",
+                topics=["hearings"],
+                status="scheduled",
+                reminders=["P1D"],
+            )
+        )
+    with harness.db.session() as session:
+        [bid] = reminders.run(session, harness.clock()).created
+    harness.run(bid)
+    [sent] = harness.sent_to(ANA)
+    assert "https://puente.example.org/hearings/fresno-vote.ics?lang=es" in sent
+    with harness.db.session() as session:  # as if the worker died before recording it
+        [row] = session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)).all()
+        row.state, row.message_sid, row.claimed_by = "sending", None, "gone-host:999999:dead"
+        row.claimed_at = harness.clock()
+    harness.clock.now += sending.UNCERTAIN_GRACE
+    assert sending.reconcile(harness.services, harness.clock()) == {"confirmed": 1}
+    harness.run(bid)
+    assert len(harness.sent_to(ANA)) == 1
+    assert [(d.state, d.reason) for d in harness.deliveries(bid)] == [("sent", "confirmed")]
