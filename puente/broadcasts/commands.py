@@ -138,10 +138,27 @@ def send_command(
                 f"Queued: the worker sends it {when}. `puente broadcast status {broadcast_id}` "
                 "shows progress."
             )
+            _warn_without_worker(services)
     except BroadcastError as error:
         raise click.ClickException(str(error)) from None
     except DATABASE_ERRORS as error:
         raise click.ClickException(f"the database is unavailable ({type(error).__name__})") from None
+
+
+def _warn_without_worker(services: Services) -> None:
+    """Nothing goes out without a worker: say so now rather than let a coordinator wait."""
+    from puente.jobs import heartbeat
+
+    try:
+        problem = heartbeat.problem(services.database, 5.0)
+    except DATABASE_ERRORS:
+        return
+    if problem is not None:
+        click.echo(
+            f"puente: no worker is running ({problem}): start one with `puente worker` "
+            "(make run starts one); the broadcast waits for it.",
+            err=True,
+        )
 
 
 def _dry_run(services: Services, request: Request, now: datetime) -> None:

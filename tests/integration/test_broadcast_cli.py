@@ -90,6 +90,7 @@ def test_send_prints_the_id_then_the_count_and_status_and_cancel_follow_it(puent
     assert sent.exit_code == 0, sent.output
     first, second = sent.output.splitlines()[:2]
     assert first.startswith("Broadcast ") and second == "3 recipients"
+    assert "no worker is running (no heartbeat): start one with `puente worker`" in sent.output
     broadcast_id = first.split()[1]
     status = puente("broadcast", "status", broadcast_id)
     assert status.exit_code == 0 and ", scheduled; 3 recipients" in status.output.splitlines()[0]
