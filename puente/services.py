@@ -30,6 +30,15 @@ class Services:
         #: The time, in UTC (tests give a clock of their own: nothing depends on the time of day).
         self.clock = clock
 
+    def close(self) -> None:
+        """Close what was opened (the sender's connections, the queue, the database pool)."""
+        if "broadcast_context" in self.__dict__:
+            self.broadcast_context.sender.close()
+        if "jobs" in self.__dict__:
+            self.jobs.close()
+        if "database" in self.__dict__:
+            self.database.dispose()
+
     @cached_property
     def jobs(self) -> JobQueue:
         """The job queue, to enqueue on (the worker sets its own)."""

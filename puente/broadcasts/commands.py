@@ -15,10 +15,13 @@ from puente.services import Services
 
 
 def _services() -> Services:
+    """The core's services for this command; their connections close when it ends."""
     try:
-        return Services(load_settings())
+        services = Services(load_settings())
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    click.get_current_context().call_on_close(services.close)
+    return services
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -135,10 +138,27 @@ def send_command(
                 f"Queued: the worker sends it {when}. `puente broadcast status {broadcast_id}` "
                 "shows progress."
             )
+            _warn_without_worker(services)
     except BroadcastError as error:
         raise click.ClickException(str(error)) from None
     except DATABASE_ERRORS as error:
         raise click.ClickException(f"the database is unavailable ({type(error).__name__})") from None
+
+
+def _warn_without_worker(services: Services) -> None:
+    """Nothing goes out without a worker: say so now rather than let a coordinator wait."""
+    from puente.jobs import heartbeat
+
+    try:
+        problem = heartbeat.problem(services.database, 5.0)
+    except DATABASE_ERRORS:
+        return
+    if problem is not None:
+        click.echo(
+            f"puente: no worker is running ({problem}): start one with `puente worker` "
+            "(make run starts one); the broadcast waits for it.",
+            err=True,
+        )
 
 
 def _dry_run(services: Services, request: Request, now: datetime) -> None:
@@ -250,8 +270,7 @@ def reminders_run(now_text: str | None) -> None:
     from puente.broadcasts.tasks import run_inline
 
     moment = _moment(now_text, "--now")
-    settings = load_settings()
-    services = Services(settings)
+    services = _services()
     if moment is not None:
         started = time.monotonic()
         services.clock = lambda: moment + timedelta(seconds=time.monotonic() - started)  # time still passes
@@ -262,3 +281,49 @@ def reminders_run(now_text: str | None) -> None:
         sys.exit(1)
     for line in report:
         click.echo(line)
+
+
+@reminders.command("list")
+def reminders_list() -> None:
+    """Upcoming hearings and when each reminder goes, in the hearing's own time zone."""
+    from sqlalchemy import select
+
+    from puente.broadcasts.models import Broadcast, Kind
+    from puente.broadcasts.reminders import DEFAULT_OFFSETS, due_offset, duration, reminder_key
+    from puente.broadcasts.zones import place_zone
+    from puente.directory.models import Hearing, Jurisdiction
+
+    services = _services()
+    now = services.clock()
+    try:
+        with services.database.session(timeout=30) as session:
+            hearings = list(
+                session.scalars(select(Hearing).where(Hearing.starts_at > now).order_by(Hearing.starts_at))
+            )
+            made = set(session.scalars(select(Broadcast.key).where(Broadcast.kind == Kind.REMINDER.value)))
+            for hearing in hearings:
+                place = session.get(Jurisdiction, hearing.jurisdiction_id)
+                zone = place_zone(place.timezone if place is not None else "")
+                starts = hearing.starts_at.astimezone(zone)
+                click.echo(
+                    f"{hearing.id}: {hearing.body}, {starts:%Y-%m-%d %H:%M %Z} ({hearing.status}; "
+                    f"topics {', '.join(hearing.topics or ['hearings'])})"
+                )
+                if hearing.status == "cancelled":
+                    continue
+                for offset in hearing.reminders or DEFAULT_OFFSETS:
+                    at = (hearing.starts_at - duration(offset)).astimezone(zone)
+                    key = reminder_key(hearing.id, hearing.starts_at, offset)
+                    if key in made:
+                        state = "created"
+                    elif at > now:
+                        state = "waiting"
+                    else:  # only the latest due one goes: an earlier one is never sent late
+                        state = (
+                            "due" if offset == due_offset(hearing, now) else "skipped (a later one is due)"
+                        )
+                    click.echo(f"  {offset:>5}  {at:%Y-%m-%d %H:%M %Z}  {state}")
+    except DATABASE_ERRORS as error:
+        raise click.ClickException(f"the database is unavailable ({type(error).__name__})") from None
+    if not hearings:
+        click.echo("No upcoming hearings in the directory.")

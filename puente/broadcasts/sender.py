@@ -17,15 +17,19 @@ the shared database, then each message waits for its own slot inside it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 import time
 import uuid
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import aiohttp
 import requests
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -101,6 +105,13 @@ def classify(error: BaseException) -> Result:
         if error.status >= 500:
             return Result(Outcome.UNCERTAIN, error_code=code, reason="server_error")
         return Result(Outcome.FAILED, error_code=code, reason="rejected")
+    if isinstance(error, aiohttp.ClientConnectorError):
+        # The connection was never made (refused, no route, DNS): the request never left.
+        return Result(Outcome.RETRY, reason="connection_refused")
+    if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+        return Result(Outcome.UNCERTAIN, reason="timeout")
+    if isinstance(error, aiohttp.ClientError):
+        return Result(Outcome.UNCERTAIN, reason="connection_lost")  # after the request may have gone
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return Result(Outcome.RETRY, reason="connect_timeout")
     if isinstance(error, requests.exceptions.ConnectionError) and not isinstance(
@@ -116,15 +127,73 @@ def classify(error: BaseException) -> Result:
     return Result(Outcome.UNCERTAIN, reason=type(error).__name__[:32])
 
 
+class _Loop:
+    """An event loop on a thread of its own, with twilio's async client on it: one per process
+    (a worker's task threads share it), started on first use, again after a fork."""
+
+    def __init__(self, settings: Settings, concurrency: int) -> None:
+        from puente.messaging.twilio_client import async_twilio_client
+
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="sender-loop", daemon=True)
+        self.thread.start()
+
+        async def setup() -> tuple[Client, asyncio.Semaphore]:
+            client = async_twilio_client(
+                settings.twilio_api_base_url, settings.twilio_account_sid, settings.twilio_auth_token
+            )
+            return client, asyncio.Semaphore(concurrency)
+
+        self.client, self.semaphore = asyncio.run_coroutine_threadsafe(setup(), self.loop).result()
+
+    def run(self, coroutine: Coroutine[Any, Any, list[Result]]) -> list[Result]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        """Close the client's connections and stop the loop."""
+
+        async def shut() -> None:
+            await self.client.http_client.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=5)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
+            if not self.thread.is_alive():
+                self.loop.close()
+
+
 class Sender:
     """Sends through Twilio's client, or keeps messages in the outbox when there are no
-    credentials (a dry run a new user can look at)."""
+    credentials (a dry run a new user can look at).
 
-    def __init__(self, settings: Settings) -> None:
+    Messages go out on twilio's asyncio client, at most `concurrency` in flight per process;
+    lookups (`find`, rare) use its plain client.
+    """
+
+    def __init__(self, settings: Settings, concurrency: int = 8) -> None:
         self.settings = settings
+        self.concurrency = concurrency
         # No account: nothing can be sent (set-up writes a local auth token, for signatures only).
         self.outbox = not settings.twilio_account_sid
+        self._lock = threading.Lock()
+        self._loop: _Loop | None = None
         self._local = threading.local()
+
+    def _event_loop(self) -> _Loop:
+        with self._lock:
+            if self._loop is None or self._loop.pid != os.getpid():
+                self._loop = _Loop(self.settings, self.concurrency)
+            return self._loop
+
+    def close(self) -> None:
+        """Close what this process opened (the worker, a command and a test, as they end)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None and loop.pid == os.getpid():
+            loop.close()
 
     def _client(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
@@ -161,15 +230,8 @@ class Sender:
         base = self.settings.public_base_url
         return f"{base}/twilio/status" if base else None
 
-    def send(self, message: Outgoing) -> Result:
-        """One attempt (never raises for what Twilio or the network does)."""
-        if self.outbox:
-            return Result(Outcome.SENT, sid=f"OB{uuid.uuid4().hex}")
-        try:
-            params: dict[str, Any] = {"to": message.to_urn, **self.sender_fields(message.channel)}
-        except NoSender as missing:
-            logger.warning("not sent: %s", missing)
-            return Result(Outcome.FAILED, reason="no_sender")
+    def _params(self, message: Outgoing) -> dict[str, Any]:
+        params: dict[str, Any] = {"to": message.to_urn, **self.sender_fields(message.channel)}
         if message.content_sid:
             params["content_sid"] = message.content_sid
             params["content_variables"] = message.content_variables or "{}"
@@ -178,11 +240,42 @@ class Sender:
         callback = self.status_callback()
         if callback:
             params["status_callback"] = callback
+        return params
+
+    def send(self, message: Outgoing) -> Result:
+        """One message, now (a test send)."""
+        return self.send_many([message], [0.0])[0]
+
+    def send_many(self, messages: Sequence[Outgoing], slots: Sequence[float]) -> list[Result]:
+        """Each message once, none before its slot (epoch seconds), at most `concurrency` at a
+        time in this process; a result for every one (never raises for what Twilio or the
+        network does)."""
+        if self.outbox:
+            return [Result(Outcome.SENT, sid=f"OB{uuid.uuid4().hex}") for _ in messages]
         try:
-            created = self._client().messages.create(**params)
-        except Exception as error:  # noqa: BLE001 - classified; only its type and code are kept
-            return classify(error)
-        return Result(Outcome.SENT, sid=str(created.sid))
+            params = [self._params(m) for m in messages]
+        except NoSender as missing:
+            logger.warning("not sent: %s", missing)
+            return [Result(Outcome.FAILED, reason="no_sender") for _ in messages]
+        loop = self._event_loop()
+
+        async def one(each: dict[str, Any], slot: float) -> Result:
+            delay = slot - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with loop.semaphore:
+                try:
+                    created = await asyncio.wait_for(
+                        loop.client.messages.create_async(**each), REQUEST_TIMEOUT
+                    )
+                except Exception as error:  # noqa: BLE001 - classified; only its type and code are kept
+                    return classify(error)
+            return Result(Outcome.SENT, sid=str(created.sid))
+
+        async def all_of() -> list[Result]:
+            return list(await asyncio.gather(*(one(p, slot) for p, slot in zip(params, slots, strict=True))))
+
+        return loop.run(all_of())
 
     def find(self, message: Outgoing, since: datetime) -> str | None:
         """The MessageSid of a message to `message.to` that Twilio created since `since` (an

@@ -24,13 +24,12 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from puente import questions
@@ -39,7 +38,7 @@ from puente.broadcasts.ics import hearing_link
 from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, Kind, OutboxMessage, State, Status
 from puente.broadcasts.quiet import QuietHours, quiet_until
 from puente.broadcasts.rsvp import RSVP_QUESTION
-from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender, wait_until
+from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender
 from puente.broadcasts.templates import MissingTemplateField, TemplateFileError, Templates, load_templates
 from puente.db import DATABASE_ERRORS, as_utc
 from puente.directory.models import Hearing, Jurisdiction
@@ -49,7 +48,6 @@ from puente.messaging.segments import segments as count_segments
 from puente.models import Contact, ContactChannel
 
 if TYPE_CHECKING:
-    from puente.privacy import Vault
     from puente.services import Services
 
 logger = logging.getLogger(__name__)
@@ -71,8 +69,6 @@ TEMPLATES_RETRY = timedelta(minutes=5)
 RECORD_ATTEMPTS = 4
 #: WhatsApp allows free-form messages this long after the person last wrote.
 WHATSAPP_WINDOW = timedelta(hours=24)
-
-_POOL = ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="send")
 
 
 def batch_size(rate: float) -> int:
@@ -105,7 +101,7 @@ def context_for(services: Services) -> Context:
         return load_templates(path)  # read again when the file changes
 
     return Context(
-        Sender(settings),
+        Sender(settings, CONCURRENCY),
         Pace(settings.twilio_send_rate),
         settings.quiet_window,
         templates,
@@ -134,18 +130,18 @@ def _message(
     broadcast: Broadcast,
     hearing: Hearing | None,
     place: Jurisdiction | None,
-    delivery: Delivery,
+    language: str,
     link: str | None,
 ) -> texts.Written:
     languages = services.languages
     if broadcast.kind == Kind.REMINDER and hearing is not None:
-        return texts.reminder_message(languages, delivery.language, hearing, place, link)
+        return texts.reminder_message(languages, language, hearing, place, link)
     if broadcast.kind == Kind.NOTICE and hearing is not None and broadcast.hearing_starts_at is not None:
         return texts.notice_message(
-            languages, delivery.language, hearing, place, as_utc(broadcast.hearing_starts_at), link
+            languages, language, hearing, place, as_utc(broadcast.hearing_starts_at), link
         )
     return texts.broadcast_message(
-        languages, broadcast.texts, delivery.language, rsvp=broadcast.rsvp_until is not None
+        languages, broadcast.texts, language, rsvp=broadcast.rsvp_until is not None
     )
 
 
@@ -181,6 +177,53 @@ class _Send:
     message: Outgoing
     segments: int
     language: str
+    attempts: int
+    note: str | None
+
+
+@dataclass
+class _Row:
+    """A claimed delivery, as plain values: a batch is checked and written without the ORM's
+    unit of work (hundreds of rows a batch, thousands a second)."""
+
+    id: int
+    contact_id: int | None
+    channel: str
+    language: str
+    timezone: str
+    attempts: int
+    note: str | None
+    state: str = State.SENDING.value
+    reason: str | None = None
+    not_before: datetime | None = None
+
+    def skip(self, reason: str) -> None:
+        self.state, self.reason = State.SKIPPED.value, reason
+
+    def wait(self, reason: str, until: datetime) -> None:
+        """Back to the queue until `until`: waiting is no attempt."""
+        self.state, self.reason, self.not_before, self.attempts = (
+            State.QUEUED.value,
+            reason,
+            until,
+            self.attempts - 1,
+        )
+
+
+_T: Table = Delivery.__table__  # type: ignore[assignment]  # a Table, typed as a FromClause
+#: Writes to one claimed row of this batch (never one another worker has taken over).
+_MINE = (
+    (_T.c.id == bindparam("_id"))
+    & (_T.c.claimed_by == bindparam("_token"))
+    & (_T.c.state == State.SENDING.value)
+)
+
+
+def _write(session: Session, values: dict[str, str], params: Sequence[Mapping[str, object]]) -> None:
+    """One executemany UPDATE of this batch's rows: `values` names each column's bind parameter."""
+    if params:
+        columns: dict[str, Any] = {column: bindparam(name) for column, name in values.items()}
+        session.execute(update(_T).where(_MINE).values(**columns), list(params))
 
 
 def _prepare(
@@ -188,7 +231,7 @@ def _prepare(
     ctx: Context,
     session: Session,
     broadcast: Broadcast,
-    rows: Sequence[Delivery],
+    rows: Sequence[_Row],
     now: datetime,
 ) -> list[_Send]:
     """Check each claimed delivery again; skip or defer what may not go; the messages that may."""
@@ -198,7 +241,9 @@ def _prepare(
     ids = [d.contact_id for d in rows if d.contact_id is not None]
     topics = broadcast.topics or ["hearings"]
     receiving = audience.still_receives(session, topics, ids) if broadcast.kind != Kind.TEST else set(ids)
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))} if ids else {}
+    # Only what the checks need, as plain rows (no ORM objects to track for a whole batch).
+    columns = select(Contact.id, Contact.phone_encrypted, Contact.opted_out_at).where(Contact.id.in_(ids))
+    contacts = {row.id: row for row in session.execute(columns)} if ids else {}
     recent = (
         set(
             session.scalars(
@@ -217,10 +262,7 @@ def _prepare(
     ready: list[_Send] = []
     for d in rows:
         contact = contacts.get(d.contact_id) if d.contact_id is not None else None
-
-        def skip(reason: str, d: Delivery = d) -> None:
-            d.state, d.reason, d.claimed_by, d.updated_at = State.SKIPPED.value, reason, None, now
-
+        skip = d.skip
         if contact is None:
             skip("erased")
             continue
@@ -239,14 +281,13 @@ def _prepare(
             if hearing is not None and broadcast.kind == Kind.REMINDER and quiet >= as_utc(hearing.starts_at):
                 skip("expired")
                 continue
-            d.state, d.reason, d.not_before, d.claimed_by = State.QUEUED.value, "quiet_hours", quiet, None
-            d.attempts -= 1  # waiting is no attempt
+            d.wait("quiet_hours", quiet)
             continue
         if quiet is not None:
             d.note = "urgent_override"
         if d.language not in written_in:  # one text per language in a batch: written once
             link = hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
-            text = _message(services, broadcast, hearing, place, d, link)
+            text = _message(services, broadcast, hearing, place, d.language, link)
             written_in[d.language] = (text, count_segments(text.body))
         written, sms_segments = written_in[d.language]
         if written.note and not d.note:
@@ -259,8 +300,7 @@ def _prepare(
             except TemplateFileError as error:
                 # An operator's mistake, fixed by editing the file: wait for it, skip nobody.
                 logger.warning("WhatsApp templates unreadable, out-of-window sends wait: %s", error)
-                d.state, d.reason, d.claimed_by = State.QUEUED.value, "templates_unreadable", None
-                d.not_before, d.attempts = now + TEMPLATES_RETRY, d.attempts - 1
+                d.wait("templates_unreadable", now + TEMPLATES_RETRY)
                 continue
             template = templates.find(broadcast.purpose, d.language)
             if template is None:
@@ -276,12 +316,51 @@ def _prepare(
         else:
             message = Outgoing(d.channel, phone, body=written.body)
             cost = sms_segments if d.channel == "sms" else 1
-        d.segments = cost
-        ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language))
+        ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language, d.attempts, d.note))
     return ready
 
 
-def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token: str) -> list[Delivery]:
+def _settle_unsent(session: Session, rows: Sequence[_Row], token: str, now: datetime) -> None:
+    """Write what the checks decided for the rows that will not be sent now."""
+    skipped = [
+        {"_id": r.id, "_token": token, "_reason": r.reason, "_now": now}
+        for r in rows
+        if r.state == State.SKIPPED.value
+    ]
+    _write(
+        session,
+        {"state": "_state", "reason": "_reason", "claimed_by": "_none", "updated_at": "_now"},
+        [{**p, "_state": State.SKIPPED.value, "_none": None} for p in skipped],
+    )
+    waiting = [
+        {
+            "_id": r.id,
+            "_token": token,
+            "_state": State.QUEUED.value,
+            "_reason": r.reason,
+            "_until": r.not_before,
+            "_attempts": r.attempts,
+            "_none": None,
+            "_now": now,
+        }
+        for r in rows
+        if r.state == State.QUEUED.value
+    ]
+    _write(
+        session,
+        {
+            "state": "_state",
+            "reason": "_reason",
+            "not_before": "_until",
+            "attempts": "_attempts",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        waiting,
+    )
+
+
+def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token: str) -> list[_Row]:
     ready = (
         select(Delivery.id)
         .where(Delivery.broadcast_id == broadcast_id, Delivery.state == State.QUEUED.value)
@@ -307,11 +386,10 @@ def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token
         )
         .execution_options(synchronize_session=False)
     )
-    return list(
-        session.scalars(
-            select(Delivery).where(Delivery.claimed_by == token, Delivery.state == State.SENDING.value)
-        )
-    )
+    claimed = select(
+        _T.c.id, _T.c.contact_id, _T.c.channel, _T.c.language, _T.c.timezone, _T.c.attempts, _T.c.note
+    ).where(_T.c.claimed_by == token, _T.c.state == State.SENDING.value)
+    return [_Row(*row) for row in session.execute(claimed).tuples()]
 
 
 def _slots(ctx: Context, session: Session, sends: list[_Send]) -> list[float]:
@@ -332,17 +410,8 @@ def _slots(ctx: Context, session: Session, sends: list[_Send]) -> list[float]:
 
 
 def _send_all(ctx: Context, sends: list[_Send], slots: list[float]) -> list[Result]:
-    """Send, a few at a time (the process's pool), each in its slot; a result for every one."""
-    send = ctx.sender.send
-
-    def one(item: tuple[_Send, float]) -> Result:
-        wait_until(item[1])
-        try:
-            return send(item[0].message)
-        except Exception as error:  # noqa: BLE001 - whatever happened, it may have gone
-            return Result(Outcome.UNCERTAIN, reason=type(error).__name__[:32])
-
-    return list(_POOL.map(one, zip(sends, slots, strict=True)))
+    """Send, each in its slot, a few at a time; a result for every one."""
+    return ctx.sender.send_many([s.message for s in sends], slots)
 
 
 def _record(
@@ -355,40 +424,26 @@ def _record(
     now: datetime,
     report: Batch,
 ) -> None:
-    """Write every result of a batch in one transaction."""
+    """Write every result of a batch in one transaction, a statement per kind of outcome."""
     vault = services.vault
-    rows = {
-        d.id: d
-        for d in session.scalars(
-            select(Delivery).where(
-                Delivery.id.in_([s.delivery_id for s in sends]),
-                Delivery.claimed_by == token,
-                Delivery.state == State.SENDING.value,
-            )
-        )
-    }
+    sent: list[dict[str, object]] = []
+    retry: list[dict[str, object]] = []
+    failed: list[dict[str, object]] = []
+    uncertain: list[dict[str, object]] = []
     sids: list[str] = []
+    until = as_utc(broadcast.rsvp_until) if broadcast.rsvp_until is not None else None
     for s, r in zip(sends, results, strict=True):
         report.outcomes[r.outcome.value] = report.outcomes.get(r.outcome.value, 0) + 1
-        d = rows.get(s.delivery_id)
-        if d is None:
-            continue  # reconciled meanwhile (this worker was taken for dead): its record stands
-        d.updated_at = now
+        mine = {"_id": s.delivery_id, "_token": token, "_now": now, "_none": None}
         if r.outcome is Outcome.SENT:
-            d.state, d.message_sid, d.sent_at, d.claimed_by, d.reason = (
-                State.SENT.value,
-                r.sid,
-                now,
-                None,
-                None,
-            )
             report.sent += 1
+            sent.append({**mine, "_sid": r.sid, "_segments": s.segments, "_note": s.note})
             if r.sid:
                 sids.append(r.sid)
             if ctx_outbox(services) and r.sid:
                 session.add(
                     OutboxMessage(
-                        delivery_id=d.id,
+                        delivery_id=s.delivery_id,
                         contact_id=s.contact_id,
                         channel=s.channel,
                         to_encrypted=vault.encrypt(s.message.to),
@@ -401,30 +456,71 @@ def _record(
                         created_at=now,
                     )
                 )
-            if broadcast.rsvp_until is not None and s.contact_id is not None:
-                until = as_utc(broadcast.rsvp_until)
-                if until > now:
-                    questions.ask(
-                        session,
-                        s.contact_id,
-                        RSVP_QUESTION,
-                        {"broadcast": broadcast.id},
-                        s.language,
-                        until - now,
-                    )
+            if until is not None and until > now and s.contact_id is not None:
+                questions.ask(
+                    session, s.contact_id, RSVP_QUESTION, {"broadcast": broadcast.id}, s.language, until - now
+                )
         elif r.outcome is Outcome.RETRY:
-            d.reason, d.error_code, d.claimed_by = r.reason, r.error_code, None
-            if d.attempts >= MAX_ATTEMPTS:
-                d.state = State.FAILED.value
-            else:
-                d.state, d.not_before = State.QUEUED.value, now + backoff(d.attempts)
+            given_up = s.attempts >= MAX_ATTEMPTS
+            retry.append(
+                {
+                    **mine,
+                    "_reason": r.reason,
+                    "_code": r.error_code,
+                    "_state": State.FAILED.value if given_up else State.QUEUED.value,
+                    "_until": None if given_up else now + backoff(s.attempts),
+                }
+            )
         elif r.outcome is Outcome.FAILED:
-            d.state, d.reason, d.error_code, d.claimed_by = State.FAILED.value, r.reason, r.error_code, None
+            failed.append({**mine, "_reason": r.reason, "_code": r.error_code})
             if r.error_code == 21610 and s.contact_id is not None:
                 _opted_out_at_twilio(session, s.contact_id, now)
         else:
-            d.reason, d.error_code, d.claimed_at = "uncertain", r.error_code, now
             report.uncertain += 1
+            uncertain.append({**mine, "_reason": "uncertain", "_code": r.error_code})
+    _write(
+        session,
+        {
+            "state": "_state",
+            "message_sid": "_sid",
+            "sent_at": "_now",
+            "segments": "_segments",
+            "note": "_note",
+            "reason": "_none",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        [{**p, "_state": State.SENT.value} for p in sent],
+    )
+    _write(
+        session,
+        {
+            "state": "_state",
+            "reason": "_reason",
+            "error_code": "_code",
+            "not_before": "_until",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        retry,
+    )
+    _write(
+        session,
+        {
+            "state": "_state",
+            "reason": "_reason",
+            "error_code": "_code",
+            "claimed_by": "_none",
+            "updated_at": "_now",
+        },
+        [{**p, "_state": State.FAILED.value} for p in failed],
+    )
+    # Still `sending`, still this batch's: the reconciler asks Twilio about it after the grace.
+    _write(
+        session,
+        {"reason": "_reason", "error_code": "_code", "claimed_at": "_now", "updated_at": "_now"},
+        uncertain,
+    )
     apply_early_statuses(session, sids)
 
 
@@ -453,9 +549,12 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
             return report
         limit = batch_size(ctx.pace.rate)
         rows = _claim(session, broadcast_id, limit, now, token)
+        if rows:
+            broadcast.active_at = now
         report.claimed = len(rows)
         report.more = len(rows) == limit
         sends = _prepare(services, ctx, session, broadcast, rows, now)
+        _settle_unsent(session, rows, token, now)
         slots = _slots(ctx, session, sends)
     if sends:
         results = _send_all(ctx, sends, slots)
@@ -544,96 +643,147 @@ def _claimer_alive(session: Session, claimed_by: str, now: datetime) -> bool:
     return seen is not None and as_utc(seen) >= now - timedelta(seconds=heartbeat.STALE_AFTER)
 
 
+#: Deliveries settled per call: each may take one lookup at Twilio.
+RECONCILE_LIMIT = 100
+
+
+@dataclass
+class _Unsettled:
+    id: int
+    claimed_by: str
+    since: datetime
+    message: Outgoing | None  # None: the person was erased since, the number is gone
+
+
 def reconcile(services: Services, now: datetime, broadcast_id: int | None = None) -> dict[str, int]:
     """Settle deliveries left `sending`: answers lost (after `UNCERTAIN_GRACE`) and claims of
-    workers that died (or hung for `STALE_CLAIM`). Returns counts by what became of them."""
+    workers that died (or hung for `STALE_CLAIM`). Returns counts by what became of them.
+
+    The rows are read in one short transaction, Twilio is asked outside any (a lookup may be
+    slow), and the outcomes are written in another, each only if the row is still as read.
+    """
     ctx: Context = services.broadcast_context
-    database = services.database
-    vault = services.vault
+    unsettled = _unsettled(services, ctx, now, broadcast_id)
+    if not unsettled:
+        return {}
     counts: dict[str, int] = {}
-    with database.session(timeout=30) as session:
-        query = select(Delivery).where(
-            Delivery.state == State.SENDING.value, Delivery.claimed_at <= now - UNCERTAIN_GRACE
-        )
-        if broadcast_id is not None:
-            query = query.where(Delivery.broadcast_id == broadcast_id)
-        rows = list(session.scalars(query.order_by(Delivery.id).limit(MAX_BATCH)))
-        alive: dict[str, bool] = {}
-        settle: list[Delivery] = []
-        for d in rows:
-            claim = (d.claimed_by or "").rsplit(":", 1)[0]
-            if claim not in alive:
-                alive[claim] = _claimer_alive(session, claim, now)
-            stale = d.claimed_at is not None and as_utc(d.claimed_at) <= now - STALE_CLAIM
-            if d.reason == "uncertain" or not alive[claim] or stale:
-                settle.append(d)
-        if not settle:
-            return counts
-        broadcasts = {
-            b.id: b
-            for b in session.scalars(
-                select(Broadcast).where(Broadcast.id.in_({d.broadcast_id for d in settle}))
+    outcomes: dict[str, list[dict[str, object]]] = {"confirmed": [], "requeued": [], "unknown": []}
+    for u in unsettled:
+        mine = {"_id": u.id, "_token": u.claimed_by, "_now": now, "_none": None}
+        if u.message is None:
+            outcomes["unknown"].append({**mine, "_reason": "erased"})
+            continue
+        try:
+            sid = ctx.sender.find(u.message, u.since)
+        except Exception as error:  # noqa: BLE001 - Twilio cannot be asked: unknown, never resent
+            logger.warning(
+                "delivery %d: Twilio could not be asked whether it went (%s): unknown",
+                u.id,
+                type(error).__name__,
             )
-        }
-        contacts = {
-            c.id: c
-            for c in session.scalars(
-                select(Contact).where(
-                    Contact.id.in_([d.contact_id for d in settle if d.contact_id is not None])
-                )
-            )
-        }
-        for d in settle:
-            contact = contacts.get(d.contact_id) if d.contact_id is not None else None
-            outcome = _settle(services, ctx, session, broadcasts[d.broadcast_id], d, contact, vault, now)
-            counts[outcome] = counts.get(outcome, 0) + 1
-    if counts:
-        logger.info(
-            "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            outcomes["unknown"].append({**mine, "_reason": "unconfirmed"})
+            continue
+        if sid is not None:
+            outcomes["confirmed"].append({**mine, "_sid": sid})
+        else:
+            outcomes["requeued"].append(mine)
+    with services.database.session(timeout=30) as session:
+        _write(
+            session,
+            {
+                "state": "_state",
+                "message_sid": "_sid",
+                "sent_at": "_now",
+                "reason": "_reason",
+                "claimed_by": "_none",
+                "updated_at": "_now",
+            },
+            [{**p, "_state": State.SENT.value, "_reason": "confirmed"} for p in outcomes["confirmed"]],
         )
+        _write(
+            session,
+            {
+                "state": "_state",
+                "reason": "_reason",
+                "not_before": "_none",
+                "claimed_by": "_none",
+                "updated_at": "_now",
+            },
+            [{**p, "_state": State.QUEUED.value, "_reason": "requeued"} for p in outcomes["requeued"]],
+        )
+        _write(
+            session,
+            {"state": "_state", "reason": "_reason", "claimed_by": "_none", "updated_at": "_now"},
+            [{**p, "_state": State.UNKNOWN.value} for p in outcomes["unknown"]],
+        )
+        apply_early_statuses(session, [str(p["_sid"]) for p in outcomes["confirmed"]])
+    counts = {k: len(v) for k, v in outcomes.items() if v}
+    logger.info(
+        "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
     return counts
 
 
-def _settle(
-    services: Services,
-    ctx: Context,
-    session: Session,
-    broadcast: Broadcast,
-    d: Delivery,
-    contact: Contact | None,
-    vault: Vault,
-    now: datetime,
-) -> str:
-    d.updated_at = now
-    if contact is None or contact.phone_encrypted is None:
-        # Erased since: whether it went cannot be asked without the number.
-        d.state, d.reason, d.claimed_by = State.UNKNOWN.value, "erased", None
-        return "unknown"
-    phone = vault.decrypt(contact.phone_encrypted)
+def _unsettled(services: Services, ctx: Context, now: datetime, broadcast_id: int | None) -> list[_Unsettled]:
+    """The deliveries to settle now, each with the message it was (so Twilio's list can be asked)."""
+    found: list[_Unsettled] = []
+    with services.database.session(timeout=30) as session:
+        query = select(
+            _T.c.id,
+            _T.c.broadcast_id,
+            _T.c.contact_id,
+            _T.c.channel,
+            _T.c.language,
+            _T.c.claimed_by,
+            _T.c.claimed_at,
+            _T.c.reason,
+        ).where(_T.c.state == State.SENDING.value, _T.c.claimed_at <= now - UNCERTAIN_GRACE)
+        if broadcast_id is not None:
+            query = query.where(_T.c.broadcast_id == broadcast_id)
+        rows = list(session.execute(query.order_by(_T.c.id).limit(MAX_BATCH)))
+        alive: dict[str, bool] = {}
+        settle = []
+        for row in rows:
+            claim = (row.claimed_by or "").rsplit(":", 1)[0]
+            if claim not in alive:
+                alive[claim] = _claimer_alive(session, claim, now)
+            stale = as_utc(row.claimed_at) <= now - STALE_CLAIM
+            if row.reason == "uncertain" or not alive[claim] or stale:
+                settle.append(row)
+        settle = settle[:RECONCILE_LIMIT]
+        if not settle:
+            return found
+        broadcasts = {
+            b.id: b
+            for b in session.scalars(
+                select(Broadcast).where(Broadcast.id.in_({row.broadcast_id for row in settle}))
+            )
+        }
+        ids = [row.contact_id for row in settle if row.contact_id is not None]
+        phones = dict(
+            session.execute(select(Contact.id, Contact.phone_encrypted).where(Contact.id.in_(ids)))
+            .tuples()
+            .all()
+        )
+        for row in settle:
+            encrypted = phones.get(row.contact_id) if row.contact_id is not None else None
+            message = None
+            if encrypted is not None:
+                broadcast = broadcasts[row.broadcast_id]
+                written = _written(services, ctx, session, broadcast, row.language)
+                body = None if row.channel == "whatsapp" else written.body  # a template's text is Twilio's
+                message = Outgoing(row.channel, services.vault.decrypt(encrypted), body=body)
+            found.append(_Unsettled(row.id, str(row.claimed_by), as_utc(row.claimed_at), message))
+    return found
+
+
+def _written(
+    services: Services, ctx: Context, session: Session, broadcast: Broadcast, language: str
+) -> texts.Written:
+    """The message `broadcast` sends a reader of `language`: the same text every time it is asked."""
     hearing, place = _hearing(session, broadcast)
-    written = _message(services, broadcast, hearing, place, d, None)
-    body = None if d.channel == "whatsapp" else written.body
-    since = as_utc(d.claimed_at) if d.claimed_at else now
-    try:
-        sid = ctx.sender.find(Outgoing(d.channel, phone, body=body), since)
-    except Exception as error:  # noqa: BLE001 - Twilio cannot be asked: unknown, never resent
-        logger.warning(
-            "delivery %d: Twilio could not be asked whether it went (%s): unknown", d.id, type(error).__name__
-        )
-        d.state, d.reason, d.claimed_by = State.UNKNOWN.value, "unconfirmed", None
-        return "unknown"
-    if sid is not None:
-        d.state, d.message_sid, d.sent_at, d.reason, d.claimed_by = (
-            State.SENT.value,
-            sid,
-            now,
-            "confirmed",
-            None,
-        )
-        apply_early_statuses(session, [sid])
-        return "confirmed"
-    d.state, d.reason, d.claimed_by, d.not_before = State.QUEUED.value, "requeued", None, None
-    return "requeued"
+    link = hearing_link(ctx.public_base_url, hearing.id, language) if hearing is not None else None
+    return _message(services, broadcast, hearing, place, language, link)
 
 
 # --- status callbacks ---------------------------------------------------------------------------

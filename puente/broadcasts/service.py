@@ -288,7 +288,7 @@ def resolve(services: Services, broadcast_id: int, now: datetime) -> int:
                         Broadcast.id == broadcast_id,
                         Broadcast.status == Status.RESOLVING.value,
                     )
-                    .values(status=Status.SENDING.value, recipients=total)
+                    .values(status=Status.SENDING.value, recipients=total, active_at=now)
                 )
                 return written
 

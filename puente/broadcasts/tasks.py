@@ -8,12 +8,14 @@ whenever a worker starts, notices what waits and queues it again.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from puente.broadcasts import reminders, sending, service
 from puente.broadcasts.models import Broadcast, Delivery, State, Status
+from puente.db import as_utc
 from puente.jobs.queue import task
 
 if TYPE_CHECKING:
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 #: Send chains started per broadcast: each claims its own batches, so while one writes its
 #: results another sends (more workers and threads share them out).
 CHAINS = 2
+#: A broadcast whose chains have claimed nothing for this long gets a new one from the tick.
+CHAIN_IDLE = timedelta(seconds=30)
 
 
 @task("broadcast_start")
@@ -73,7 +77,15 @@ def tick(services: Services) -> dict[str, int]:
                 )
             )
         )
-        active = list(session.scalars(select(Broadcast.id).where(Broadcast.status == Status.SENDING.value)))
+        sending_now = list(
+            session.execute(
+                select(Broadcast.id, Broadcast.active_at).where(Broadcast.status == Status.SENDING.value)
+            ).tuples()
+        )
+        active = [bid for bid, _ in sending_now]
+        # A chain that claimed lately is still at work (or a dead worker's claims are being
+        # reconciled): another would only claim ahead of it. One is started when none is busy.
+        idle = {bid for bid, at in sending_now if at is None or as_utc(at) < now - CHAIN_IDLE}
         waiting = {bid: sending.ready_count(session, bid, now) for bid in active}
         in_flight = (
             set(
@@ -91,7 +103,7 @@ def tick(services: Services) -> dict[str, int]:
         services.jobs.enqueue("broadcast_start", bid)
         queued["broadcast_start"] += 1
     for bid in active:
-        if waiting[bid]:
+        if waiting[bid] and bid in idle:
             services.jobs.enqueue("broadcast_send", bid)
             queued["broadcast_send"] += 1
         elif bid not in in_flight:

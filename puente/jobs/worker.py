@@ -168,5 +168,7 @@ def run_worker(settings: Settings, threads: int = DEFAULT_THREADS, periodic: boo
     try:
         consumer.run()
     finally:
+        if "broadcast_context" in services.__dict__:
+            services.broadcast_context.sender.close()
         queue.close()
         database.dispose()

@@ -22,10 +22,15 @@ Two more things the defaults would get wrong:
 
 from __future__ import annotations
 
+import base64
 import logging
+from typing import Any
 
+import aiohttp
 from requests.adapters import HTTPAdapter
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from puente.config import ConfigError
@@ -61,6 +66,53 @@ def twilio_client(
         http.session.mount("https://", adapter)
         http.session.mount("http://", adapter)
     client = Client(account_sid, auth_token, http_client=http)
+    if base_url and base_url.rstrip("/") != TWILIO_API_BASE:
+        client.api.base_url = base_url.rstrip("/")
+        client.edge = None
+        client.region = None
+    return client
+
+
+class _AsyncHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio's class is untyped
+    """twilio's aiohttp client, with the Authorization header written out: twilio passes
+    `aiohttp.BasicAuth`, deprecated in aiohttp 3.14 (a warning on every request)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        headers = dict(headers or {})
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        kwargs: dict[str, Any] = {"method": method.upper(), "url": url, "params": params, "data": data,
+                                  "headers": headers, "allow_redirects": allow_redirects}
+        if timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        self.log_request(kwargs)
+        async with self.session.request(**kwargs) as response:
+            self.log_response(response.status, response)
+            return Response(response.status, await response.text(), response.headers)
+
+
+def async_twilio_client(base_url: str | None, account_sid: str, auth_token: str) -> Client:
+    """The same client on twilio's own asyncio HTTP client (`AsyncTwilioHttpClient`, aiohttp),
+    for `messages.create_async`: about a third of the CPU per message of the requests-based one
+    (measured against the fake Twilio: 357 against 1,053 µs), which is what lets one worker
+    process send past 1,000 messages a second. Build it inside the event loop that will use
+    it (aiohttp binds its session to that loop). Its calls have no timeout of their own: wrap
+    them in `asyncio.wait_for`.
+    """
+    if not account_sid or not auth_token:
+        raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are both needed to send messages")
+    client = Client(account_sid, auth_token, http_client=_AsyncHttpClient(logger=HTTP_LOG))
     if base_url and base_url.rstrip("/") != TWILIO_API_BASE:
         client.api.base_url = base_url.rstrip("/")
         client.edge = None

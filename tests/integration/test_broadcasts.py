@@ -126,7 +126,7 @@ class Harness:
                 self.clock.now = max(self.clock.now, soonest.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
                 continue
             return
-        raise AssertionError("the broadcast never settled")
+        raise AssertionError(f"the broadcast never settled: {self.states(broadcast_id)}")
 
     def states(self, broadcast_id: int) -> dict[str, int]:
         with self.db.session() as session:
@@ -175,7 +175,7 @@ def harness_for(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Har
 
         yield build
     for h in made:
-        h.services.database.dispose()
+        h.services.close()
 
 
 @pytest.fixture
@@ -492,3 +492,88 @@ def test_rsvp_yes_and_no_count_and_the_latest_answer_wins(harness: Harness) -> N
         [answer] = session.scalars(select(Rsvp)).all()
         assert (answer.contact_id, answer.answer) == (ana, "no")
         assert service.report(session, bid).rsvps == {"yes": 0, "no": 1}
+
+
+def test_the_tick_starts_what_is_due_and_gives_an_idle_broadcast_one_more_chain(harness: Harness) -> None:
+    from puente.broadcasts.tasks import CHAIN_IDLE, broadcast_start, tick
+
+    with harness.db.session() as session:
+        session.execute(delete(Hearing))  # no reminders due: only this broadcast is the tick's
+    harness.person(ANA, "es")
+    bid = harness.broadcast(at=NOON + timedelta(minutes=10))
+    jobs = harness.services.jobs
+    try:
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}
+        harness.clock.now = NOON + timedelta(minutes=11)
+        assert tick(harness.services) == {"broadcast_start": 1, "broadcast_send": 0}
+        before = jobs.pending()
+        broadcast_start(harness.services, bid)
+        assert jobs.pending() == before + 2  # its two send chains
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}  # they are fresh
+        harness.clock.now += CHAIN_IDLE + timedelta(seconds=1)  # ... and claimed nothing since
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 1}
+        harness.run(bid)
+        assert harness.states(bid) == {"sent": 1}
+        assert tick(harness.services) == {"broadcast_start": 0, "broadcast_send": 0}
+    finally:
+        jobs.close()
+
+
+def test_a_refused_connection_never_reached_twilio_so_the_delivery_waits_and_goes_once(
+    harness: Harness,
+) -> None:
+    harness.person(ANA, "es")
+    bid = harness.broadcast()
+    server = harness.fake.server
+    assert server is not None
+    server.stop()  # Twilio unreachable: connections are refused
+    try:
+        assert service.begin(harness.db, bid, harness.clock())
+        service.resolve(harness.services, bid, harness.clock())
+        batch = sending.send_batch(harness.services, bid)
+        assert batch.outcomes == {"retry": 1}
+        [waiting] = harness.deliveries(bid)
+        assert (waiting.state, waiting.reason) == ("queued", "connection_refused")
+    finally:
+        server.start()
+    harness.run(bid)
+    assert len(harness.sent_to(ANA)) == 1 and harness.states(bid) == {"sent": 1}
+
+
+def test_a_reminder_sent_just_before_its_worker_died_is_confirmed_not_sent_again(
+    harness_for: Callable[..., Harness],
+) -> None:
+    """The crash between Twilio's answer and the record: the message went, the row says `sending`.
+    Twilio's list is asked for that very text (with its calendar link), found, and not resent."""
+    harness = harness_for(public_base_url="https://puente.example.org")
+    harness.person(ANA, "es", place="ca-fresno")
+    starts = NOON + timedelta(hours=20)
+    with harness.db.session() as session:
+        session.execute(delete(Hearing))
+        session.add(
+            Hearing(
+                id="fresno-vote",
+                jurisdiction_id="ca-fresno",
+                body="City Council",
+                title={"en": "Welcoming city vote"},
+                starts_at=starts,
+                location="City Hall",
+                topics=["hearings"],
+                status="scheduled",
+                reminders=["P1D"],
+            )
+        )
+    with harness.db.session() as session:
+        [bid] = reminders.run(session, harness.clock()).created
+    harness.run(bid)
+    [sent] = harness.sent_to(ANA)
+    assert "https://puente.example.org/hearings/fresno-vote.ics?lang=es" in sent
+    with harness.db.session() as session:  # as if the worker died before recording it
+        [row] = session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)).all()
+        row.state, row.message_sid, row.claimed_by = "sending", None, "gone-host:999999:dead"
+        row.claimed_at = harness.clock()
+    harness.clock.now += sending.UNCERTAIN_GRACE
+    assert sending.reconcile(harness.services, harness.clock()) == {"confirmed": 1}
+    harness.run(bid)
+    assert len(harness.sent_to(ANA)) == 1
+    assert [(d.state, d.reason) for d in harness.deliveries(bid)] == [("sent", "confirmed")]
