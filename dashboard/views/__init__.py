@@ -25,7 +25,7 @@ def here() -> str:
         return request.full_path.rstrip("?")
     referrer = request.referrer or ""
     if referrer.startswith(request.host_url):
-        return "/" + referrer[len(request.host_url):]
+        return "/" + referrer[len(request.host_url) :]
     return url_for("dashboard.overview")
 
 

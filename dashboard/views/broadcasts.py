@@ -27,6 +27,7 @@ from puente.alerts.models import TOPICS
 from puente.broadcasts import service
 from puente.broadcasts.models import State, Status
 from puente.broadcasts.service import BroadcastError, Plan, Request
+from puente.db import DATABASE_ERRORS
 from puente.directory.store import stored_records
 from puente.privacy import InvalidAddress, mask_phone, parse_address
 
@@ -346,7 +347,18 @@ def broadcast_view(broadcast_id: int) -> str:
         status_name=status_name,
         states=STATES,
         active="broadcasts",
+        no_worker=not data["finished"] and _no_worker(),
     )
+
+
+def _no_worker() -> bool:
+    """Nothing goes out without a worker: the page says so rather than let a coordinator wait."""
+    from puente.jobs import heartbeat
+
+    try:
+        return heartbeat.problem(core().database, 2.0) is not None
+    except DATABASE_ERRORS:
+        return False
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/progress.json")

@@ -173,7 +173,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             log.close()
             server.shutdown()
             thread.join(timeout=5)
-            services.database.dispose()
+            services.close()
             if request.param == "postgresql":
                 time.sleep(0.1)
                 drop_postgres_database(

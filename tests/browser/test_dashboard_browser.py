@@ -155,6 +155,7 @@ def test_a_coordinator_imports_schedules_composes_sends_and_watches_it_go_out(
     stack.shot(page, "confirm")
     page.locator("#confirm-button").click()
     expect(page.locator("h1")).to_have_text(re.compile(r"Broadcast \d+"))
+    expect(page.locator("#no-worker")).to_have_count(0)  # the worker is running
     expect(page.locator("#status")).to_have_text("done", timeout=60_000)
     expect(page.locator("#delivery-chart rect[data-key='skipped']")).to_have_attribute("data-value", "0")
     chart = page.locator("#delivery-chart")

@@ -92,14 +92,14 @@ def build(database_url: str, tmp_path: Path, **overrides: Any) -> Dash:
 def dash(sqlite_url: str, tmp_path: Path) -> Iterator[Dash]:
     made = build(sqlite_url, tmp_path)
     yield made
-    made.services.database.dispose()
+    made.services.close()
 
 
 @pytest.fixture
 def dash_both(database_url: str, tmp_path: Path) -> Iterator[Dash]:
     made = build(database_url, tmp_path)
     yield made
-    made.services.database.dispose()
+    made.services.close()
 
 
 # --- the contract -----------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_a_route_without_a_declared_role_is_refused_to_everyone(sqlite_url: str,
     assert made.client().get("/dashboard/undeclared").status_code == 302
     for email in (VIEWER, ADMIN):
         assert made.login(email).get("/dashboard/undeclared").status_code == 403
-    made.services.database.dispose()
+    made.services.close()
 
 
 # --- logins ---------------------------------------------------------------------------------------------
@@ -502,6 +502,7 @@ def test_a_coordinator_cancels_a_broadcast_before_it_has_gone(dash: Dash) -> Non
     assert created.status_code == 303
     page = client.get(created.headers["Location"]).get_data(as_text=True)
     assert 'id="cancel-button"' in page and 'id="refresh"' in page  # the no-JS refresh link
+    assert 'id="no-worker"' in page  # no worker runs here: the page says nothing will go out
     broadcast_id = int(created.headers["Location"].rsplit("/", 1)[1])
     progress = client.get(f"/dashboard/broadcasts/{broadcast_id}/progress.json").get_json()
     assert progress["status"] == "scheduled" and progress["finished"] is False and "<svg" in progress["chart"]
@@ -522,4 +523,4 @@ def test_the_phone_simulator_exists_only_in_development(sqlite_url: str, tmp_pat
     client = production.login(COORDINATOR)
     assert client.get("/dashboard/simulator").status_code == 404
     assert "Phone simulator" not in client.get("/dashboard/").get_data(as_text=True)
-    production.services.database.dispose()
+    production.services.close()
