@@ -2,7 +2,9 @@
 
 Argon2id is memory-hard: a stolen table of hashes costs an attacker memory as well as
 time per guess. The parameters are argon2-cffi's defaults (RFC 9106's second
-recommendation: 64 MiB, 3 passes), about 50 ms here per login: fine for a dashboard.
+recommendation: 64 MiB, 3 passes, 4 lanes). Measured on this project's 2 shared cores: about
+0.2 s a check at a load of 2.7, 1.4 s while the test suite ran beside it. Fine for a dashboard's
+logins; it is why throttling refuses the eleventh attempt before checking any password.
 """
 
 from __future__ import annotations
