@@ -49,6 +49,7 @@ from puente.messaging.segments import segments as count_segments
 from puente.models import Contact, ContactChannel
 
 if TYPE_CHECKING:
+    from puente.db import Database
     from puente.privacy import Vault
     from puente.services import Services
 
@@ -470,6 +471,8 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise
                 time.sleep(2.0 * (attempt + 1))
+        sent = [r.sid for r in results if r.outcome is Outcome.SENT and r.sid]
+        apply_early_statuses_committed(database, sent)
     if not report.more:
         finish_if_done(services, broadcast_id)
     return report
@@ -583,6 +586,7 @@ def reconcile(services: Services, now: datetime, broadcast_id: int | None = None
             contact = contacts.get(d.contact_id) if d.contact_id is not None else None
             outcome = _settle(services, ctx, session, broadcasts[d.broadcast_id], d, contact, vault, now)
             counts[outcome] = counts.get(outcome, 0) + 1
+    apply_early_statuses_committed(database, [d.message_sid for d in settle if d.message_sid])
     if counts:
         logger.info(
             "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
@@ -685,6 +689,8 @@ def record_status(
 
 
 def apply_early_statuses(session: Session, sids: Sequence[str]) -> None:
+    """Apply the statuses kept for these MessageSids (callbacks that came before their send was
+    recorded) to their deliveries, and forget them; a status whose delivery is not found stays."""
     if not sids:
         return
     early = list(session.scalars(select(EarlyStatus).where(EarlyStatus.message_sid.in_(sids))))
@@ -701,7 +707,26 @@ def apply_early_statuses(session: Session, sids: Sequence[str]) -> None:
         d = by_sid.get(e.message_sid)
         if d is not None:
             _apply_status(session, d, e.status, e.error_code, as_utc(e.received_at))
-    session.execute(delete(EarlyStatus).where(EarlyStatus.message_sid.in_([e.message_sid for e in early])))
+    if by_sid:
+        session.execute(delete(EarlyStatus).where(EarlyStatus.message_sid.in_(list(by_sid))))
+
+
+def apply_early_statuses_committed(database: Database, sids: Sequence[str]) -> None:
+    """`apply_early_statuses` once more, in a transaction of its own, after the caller's committed.
+
+    A status callback and the record of its send race: the callback's transaction finds no
+    delivery with its MessageSid (the record is not committed yet) and keeps the status as
+    early, while the record's transaction looked for early statuses before that one was
+    committed. Both sides look again after their own commit (the status webhook too), so the
+    one that commits last sees the other's work: no status is left behind.
+    """
+    if not sids:
+        return
+    try:
+        with database.session(timeout=30) as session:
+            apply_early_statuses(session, sids)
+    except DATABASE_ERRORS as error:
+        logger.warning("early statuses not applied (%s)", type(error).__name__)
 
 
 def forget_early_statuses(session: Session, now: datetime) -> int:

@@ -19,7 +19,7 @@ from puente import contacts
 from puente.alerts import subscriptions
 from puente.alerts.erase import erase
 from puente.broadcasts import reminders, sending, service
-from puente.broadcasts.models import Broadcast, Delivery, OutboxMessage, Rsvp
+from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, OutboxMessage, Rsvp
 from puente.broadcasts.service import Request
 from puente.db import Database
 from puente.directory.models import Hearing
@@ -391,6 +391,42 @@ def test_status_callbacks_move_deliveries_on_and_never_back(harness: Harness) ->
     states = {d.message_sid: (d.state, d.reason, d.error_code) for d in harness.deliveries(bid)}
     assert states[first] == ("delivered", None, None)
     assert states[second] == ("failed", "unreachable", 30003)
+
+
+def test_a_status_callback_racing_the_record_of_its_send_is_not_left_behind(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL's transactions each see what was committed before they look (the e2e suite
+    lost a `delivered` this way): the record of a send looks for early statuses, the status
+    webhook for the delivery, and each misses the other's uncommitted row. Each side looks
+    again once its own transaction is committed, and the later look applies it."""
+    clock = Clock(NOON)
+    with serve_fake_twilio(FakeTwilio(clock=clock)) as fake:
+        harness = make_harness(postgres_url, tmp_path, fake, clock)
+        try:
+            harness.person(ANA, "en")
+            bid = harness.broadcast()
+            assert service.begin(harness.db, bid, clock())
+            service.resolve(harness.services, bid, clock())
+            [delivery] = harness.deliveries(bid)
+            sid = "SM" + "a" * 32
+            with harness.db.session() as recording:  # the worker records the send...
+                row = recording.get(Delivery, delivery.id)
+                assert row is not None
+                row.state, row.message_sid = "sent", sid
+                recording.flush()
+                sending.apply_early_statuses(recording, [sid])  # ...no early status yet
+                with harness.db.session() as callback:  # meanwhile the callback: no such delivery yet
+                    assert not sending.record_status(callback, sid, "delivered", None, clock())
+            [left] = harness.deliveries(bid)
+            assert left.state == "sent"  # the race, as both committed it
+            sending.apply_early_statuses_committed(harness.db, [sid])  # either side's second look
+            [applied] = harness.deliveries(bid)
+            assert applied.state == "delivered"
+            with harness.db.session() as session:
+                assert session.scalar(select(func.count()).select_from(EarlyStatus)) == 0
+        finally:
+            harness.services.database.dispose()
 
 
 def test_without_credentials_messages_go_to_the_outbox_encrypted(harness_for: Callable[..., Harness]) -> None:

@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from puente.broadcasts.sending import record_status
+from puente.broadcasts.sending import apply_early_statuses_committed, record_status
 from puente.config import Settings
 from puente.db import DATABASE_ERRORS
 from webhooks.services import services
@@ -32,9 +32,12 @@ def status_callback() -> Response:
     core = services()
     try:
         with core.database.session() as session:
-            record_status(session, sid, status, error_code, core.clock())
+            applied = record_status(session, sid, status, error_code, core.clock())
     except DATABASE_ERRORS as error:
         # Not taken: a 503 shows in Twilio's debugger; the reconciler and a later callback catch up.
         logger.warning("status callback not recorded: the database did not answer (%s)", type(error).__name__)
         return Response("", status=503)
+    if not applied:
+        # Kept as early: its send may have been recorded meanwhile, unseen (see the function).
+        apply_early_statuses_committed(core.database, [sid])
     return Response("", status=204)
