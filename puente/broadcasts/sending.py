@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from puente import questions
@@ -690,7 +690,8 @@ def record_status(
 
 def apply_early_statuses(session: Session, sids: Sequence[str]) -> None:
     """Apply the statuses kept for these MessageSids (callbacks that came before their send was
-    recorded) to their deliveries, and forget them; a status whose delivery is not found stays."""
+    recorded) to their deliveries, and forget them; a status whose delivery is not found stays,
+    and so does one a later callback changed meanwhile (only the status applied is forgotten)."""
     if not sids:
         return
     early = list(session.scalars(select(EarlyStatus).where(EarlyStatus.message_sid.in_(sids))))
@@ -707,8 +708,13 @@ def apply_early_statuses(session: Session, sids: Sequence[str]) -> None:
         d = by_sid.get(e.message_sid)
         if d is not None:
             _apply_status(session, d, e.status, e.error_code, as_utc(e.received_at))
-    if by_sid:
-        session.execute(delete(EarlyStatus).where(EarlyStatus.message_sid.in_(list(by_sid))))
+    applied = [(e.message_sid, e.status) for e in early if e.message_sid in by_sid]
+    if applied:
+        session.execute(
+            delete(EarlyStatus)
+            .where(tuple_(EarlyStatus.message_sid, EarlyStatus.status).in_(applied))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def apply_early_statuses_committed(database: Database, sids: Sequence[str]) -> None:

@@ -5,6 +5,7 @@ worker runs them in tests/e2e/test_broadcasts_e2e.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -393,13 +394,9 @@ def test_status_callbacks_move_deliveries_on_and_never_back(harness: Harness) ->
     assert states[second] == ("failed", "unreachable", 30003)
 
 
-def test_a_status_callback_racing_the_record_of_its_send_is_not_left_behind(
-    postgres_url: str, tmp_path: Path
-) -> None:
-    """PostgreSQL's transactions each see what was committed before they look (the e2e suite
-    lost a `delivered` this way): the record of a send looks for early statuses, the status
-    webhook for the delivery, and each misses the other's uncommitted row. Each side looks
-    again once its own transaction is committed, and the later look applies it."""
+@pytest.fixture
+def pg_harness(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Harness, int, int]]:
+    """PostgreSQL, one person, one broadcast resolved: (harness, broadcast, its delivery)."""
     clock = Clock(NOON)
     with serve_fake_twilio(FakeTwilio(clock=clock)) as fake:
         harness = make_harness(postgres_url, tmp_path, fake, clock)
@@ -409,24 +406,75 @@ def test_a_status_callback_racing_the_record_of_its_send_is_not_left_behind(
             assert service.begin(harness.db, bid, clock())
             service.resolve(harness.services, bid, clock())
             [delivery] = harness.deliveries(bid)
-            sid = "SM" + "a" * 32
-            with harness.db.session() as recording:  # the worker records the send...
-                row = recording.get(Delivery, delivery.id)
-                assert row is not None
-                row.state, row.message_sid = "sent", sid
-                recording.flush()
-                sending.apply_early_statuses(recording, [sid])  # ...no early status yet
-                with harness.db.session() as callback:  # meanwhile the callback: no such delivery yet
-                    assert not sending.record_status(callback, sid, "delivered", None, clock())
-            [left] = harness.deliveries(bid)
-            assert left.state == "sent"  # the race, as both committed it
-            sending.apply_early_statuses_committed(harness.db, [sid])  # either side's second look
-            [applied] = harness.deliveries(bid)
-            assert applied.state == "delivered"
-            with harness.db.session() as session:
-                assert session.scalar(select(func.count()).select_from(EarlyStatus)) == 0
+            yield harness, bid, delivery.id
         finally:
             harness.services.database.dispose()
+
+
+def _record_send(harness: Harness, delivery_id: int, sid: str) -> Iterator[None]:
+    """The worker recording a send, as `_record` does: the delivery `sent` with its MessageSid,
+    then the early statuses kept for it applied; committed when the generator ends."""
+    with harness.db.session() as recording:
+        row = recording.get(Delivery, delivery_id)
+        assert row is not None
+        row.state, row.message_sid = "sent", sid
+        recording.flush()
+        sending.apply_early_statuses(recording, [sid])
+        yield
+
+
+def test_a_status_callback_racing_the_record_of_its_send_is_not_left_behind(
+    pg_harness: tuple[Harness, int, int],
+) -> None:
+    """PostgreSQL's transactions each see what was committed before they look (the e2e suite
+    lost a `delivered` this way): the record of a send looks for early statuses, the status
+    webhook for the delivery, and each misses the other's uncommitted row. Each side looks
+    again once its own transaction is committed, and the later look applies it."""
+    harness, bid, delivery_id = pg_harness
+    sid = "SM" + "a" * 32
+    recording = _record_send(harness, delivery_id, sid)
+    next(recording)  # recorded, no early status yet; not committed
+    with harness.db.session() as callback:  # meanwhile the callback: no such delivery yet
+        assert not sending.record_status(callback, sid, "delivered", None, harness.clock())
+    next(recording, None)
+    [left] = harness.deliveries(bid)
+    assert left.state == "sent"  # the race, as both committed it
+    sending.apply_early_statuses_committed(harness.db, [sid])  # either side's second look
+    [applied] = harness.deliveries(bid)
+    assert applied.state == "delivered"
+    with harness.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(EarlyStatus)) == 0
+
+
+def test_a_later_status_changed_while_an_earlier_one_is_applied_is_not_forgotten(
+    pg_harness: tuple[Harness, int, int],
+) -> None:
+    """`sent` came early; `delivered` updates it while the record of the send applies `sent` and
+    forgets it: only the status it applied is forgotten, so `delivered` stays to be applied."""
+    harness, bid, delivery_id = pg_harness
+    sid = "SM" + "b" * 32
+    with harness.db.session() as session:
+        assert not sending.record_status(session, sid, "sent", None, harness.clock())
+    recorded = threading.Event()
+
+    def record() -> None:
+        for _ in _record_send(harness, delivery_id, sid):  # waits for the callback's row lock
+            pass
+        recorded.set()
+
+    with harness.db.session() as callback:
+        assert not sending.record_status(callback, sid, "delivered", None, harness.clock())
+        callback.flush()  # the early status's row, updated: locked until this commits
+        worker = threading.Thread(target=record)
+        worker.start()
+        assert not recorded.wait(1.0)  # it read `sent` and now waits to forget it
+    worker.join(10)
+    assert recorded.is_set()
+    [left] = harness.deliveries(bid)
+    assert left.state == "sent"
+    sending.apply_early_statuses_committed(harness.db, [sid])
+    [applied] = harness.deliveries(bid)
+    assert applied.state == "delivered"
 
 
 def test_without_credentials_messages_go_to_the_outbox_encrypted(harness_for: Callable[..., Harness]) -> None:
