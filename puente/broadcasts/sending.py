@@ -566,6 +566,16 @@ def reconcile(services: Services, now: datetime, broadcast_id: int | None = None
             stale = d.claimed_at is not None and as_utc(d.claimed_at) <= now - STALE_CLAIM
             if d.reason == "uncertain" or not alive[claim] or stale:
                 settle.append(d)
+        if settle and session.get_bind().dialect.name == "postgresql":
+            # Reconciles run at once (the ticks, each batch's own): each settles the rows it locks.
+            mine = set(
+                session.scalars(
+                    select(Delivery.id)
+                    .where(Delivery.id.in_([d.id for d in settle]), Delivery.state == State.SENDING.value)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            settle = [d for d in settle if d.id in mine]
         if not settle:
             return counts
         broadcasts = {
@@ -582,11 +592,14 @@ def reconcile(services: Services, now: datetime, broadcast_id: int | None = None
                 )
             )
         }
+        confirmed: list[str] = []
         for d in settle:
             contact = contacts.get(d.contact_id) if d.contact_id is not None else None
-            outcome = _settle(services, ctx, session, broadcasts[d.broadcast_id], d, contact, vault, now)
+            outcome, sid = _settle(services, ctx, session, broadcasts[d.broadcast_id], d, contact, vault, now)
             counts[outcome] = counts.get(outcome, 0) + 1
-    apply_early_statuses_committed(database, [d.message_sid for d in settle if d.message_sid])
+            if sid:
+                confirmed.append(sid)
+    apply_early_statuses_committed(database, confirmed)
     if counts:
         logger.info(
             "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
@@ -603,12 +616,27 @@ def _settle(
     contact: Contact | None,
     vault: Vault,
     now: datetime,
-) -> str:
-    d.updated_at = now
+) -> tuple[str, str | None]:
+    """What became of `d` (`unknown`, `confirmed`, `requeued`; `taken` when it was settled by
+    another reconcile, or claimed again by a worker, since it was read) and its MessageSid."""
+    claim = d.claimed_by
+
+    def settled(**values: object) -> bool:
+        # Only while it is still in the claim that was read: never undo another reconcile's
+        # requeue that a worker has claimed (and sent) since, which would send it twice.
+        done = session.execute(
+            update(Delivery)
+            .where(Delivery.id == d.id, Delivery.state == State.SENDING.value)
+            .where(Delivery.claimed_by.is_(None) if claim is None else Delivery.claimed_by == claim)
+            .values(claimed_by=None, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(d)
+        return bool(getattr(done, "rowcount", 0))
+
     if contact is None or contact.phone_encrypted is None:
         # Erased since: whether it went cannot be asked without the number.
-        d.state, d.reason, d.claimed_by = State.UNKNOWN.value, "erased", None
-        return "unknown"
+        return ("unknown" if settled(state=State.UNKNOWN.value, reason="erased") else "taken"), None
     phone = vault.decrypt(contact.phone_encrypted)
     hearing, place = _hearing(session, broadcast)
     written = _message(services, broadcast, hearing, place, d, None)
@@ -620,20 +648,14 @@ def _settle(
         logger.warning(
             "delivery %d: Twilio could not be asked whether it went (%s): unknown", d.id, type(error).__name__
         )
-        d.state, d.reason, d.claimed_by = State.UNKNOWN.value, "unconfirmed", None
-        return "unknown"
+        return ("unknown" if settled(state=State.UNKNOWN.value, reason="unconfirmed") else "taken"), None
     if sid is not None:
-        d.state, d.message_sid, d.sent_at, d.reason, d.claimed_by = (
-            State.SENT.value,
-            sid,
-            now,
-            "confirmed",
-            None,
-        )
+        if not settled(state=State.SENT.value, message_sid=sid, sent_at=now, reason="confirmed"):
+            return "taken", None
         apply_early_statuses(session, [sid])
-        return "confirmed"
-    d.state, d.reason, d.claimed_by, d.not_before = State.QUEUED.value, "requeued", None, None
-    return "requeued"
+        return "confirmed", sid
+    requeued = settled(state=State.QUEUED.value, reason="requeued", not_before=None)
+    return ("requeued" if requeued else "taken"), None
 
 
 # --- status callbacks ---------------------------------------------------------------------------

@@ -376,6 +376,46 @@ def test_a_worker_that_died_mid_batch_leaves_nothing_lost_and_nothing_twice(harn
     assert harness.states(bid) == {"sent": 6}
 
 
+def test_two_reconciles_of_a_dead_workers_claim_never_send_twice(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two reconciles at once (the e2e suite's restarted worker ran its start-up tick and the
+    periodic one together, and sent a message twice): one requeues the dead worker's claim, a
+    batch claims and sends it, and the other, which had read the claim before, must not requeue
+    it again. On PostgreSQL the second skips the rows the first holds; on SQLite it finds them
+    claimed again when it writes."""
+    phones = [f"+1559555{n:04d}" for n in range(183, 186)]
+    for phone in phones:
+        harness.person(phone, "en")
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    with harness.db.session() as session:
+        for d in session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)):
+            d.state, d.claimed_by, d.claimed_at = "sending", "gone-host:999999:dead", harness.clock()
+    harness.clock.now += sending.UNCERTAIN_GRACE
+    sender = harness.services.broadcast_context.sender
+    ask_twilio = sender.find
+    meanwhile: list[bool] = []
+
+    def find(message: Any, since: datetime) -> str | None:
+        found = ask_twilio(message, since)  # nothing went: it will requeue...
+        if not meanwhile:  # ...but first another reconcile runs, and a batch sends what it requeued
+            meanwhile.append(True)
+            sending.reconcile(harness.services, harness.clock())
+            sending.send_batch(harness.services, bid)
+        return found
+
+    monkeypatch.setattr(sender, "find", find)
+    sending.reconcile(harness.services, harness.clock())
+    monkeypatch.undo()
+    went = len(harness.fake.messages)  # PostgreSQL: none (skipped); SQLite: all three
+    assert harness.states(bid).get("queued", 0) == len(phones) - went  # what went is not queued again
+    harness.run(bid)
+    assert {phone: len(harness.sent_to(phone)) for phone in phones} == dict.fromkeys(phones, 1)
+    assert harness.states(bid) == {"sent": 3}
+
+
 def test_status_callbacks_move_deliveries_on_and_never_back(harness: Harness) -> None:
     harness.person(ANA, "en")
     harness.person(BAO, "en")
