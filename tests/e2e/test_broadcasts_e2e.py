@@ -38,7 +38,7 @@ from puente.config import PROJECT_ROOT
 from puente.db import Database, as_utc
 from puente.i18n import registry
 from puente.runner import inherited_env, settings_env
-from tests.e2e.conftest import TWILIO_FROM, TWILIO_WHATSAPP_FROM, TextLine
+from tests.e2e.conftest import TWILIO_FROM, TWILIO_WHATSAPP_FROM, TextLine, redis_queue_keys
 from tests.e2e.test_alerts_e2e import ASK_DELETE, ERASED, HELP, STOPPED
 from tests.e2e.texts import tr
 from tests.fake_twilio import FailurePlan, FakeTwilioControl
@@ -121,7 +121,8 @@ FLAKY = {"en": "Know-your-rights night Thursday 7 pm at the library",
          "es": "Noche de derechos el jueves a las 7"}
 DEFERRED = "Phone bank tonight: call your supervisor about the detention contract"
 URGENT = {"en": "ICE reported at the courthouse now: observers needed", "es": "ICE en el juzgado ahora"}
-BODIES = (NEWS["en"], NEWS["vi"], CLINIC_NEWS, KILLED["en"], FLAKY["en"], DEFERRED, URGENT["en"])
+LATER = "Town hall on the county budget next month: save the date"
+BODIES = (NEWS["en"], NEWS["vi"], CLINIC_NEWS, KILLED["en"], FLAKY["en"], DEFERRED, URGENT["en"], LATER)
 
 
 # --- running Puente's commands ----------------------------------------------------------------
@@ -520,3 +521,23 @@ def test_quiet_hours_defer_a_broadcast_and_an_urgent_one_goes_through(
     shown = status(text_line, deferred)
     assert (shown.status, shown.states) == ("cancelled", {"skipped": 2})
     assert shown.reasons == {"skipped": {"cancelled": 2}}
+
+
+def test_a_broadcast_for_later_waits_in_the_queue_until_cancelled(
+    text_line: TextLine, twilio: FakeTwilioControl, database: Database
+) -> None:
+    at = (datetime.now(LOS_ANGELES) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    out = puente(text_line, "broadcast", "send", "--topic", "mobilization",
+                 "--jurisdiction", "ca-stanislaus-county", "--message", LATER, "--at", at.isoformat())
+    found = re.match(r"Broadcast (\d+)\n2 recipients\nQueued: the worker sends it (\S+)\. ", out)
+    assert found and datetime.fromisoformat(found.group(2)) == at, out
+    later = int(found.group(1))
+    shown = status(text_line, later)
+    assert (shown.status, shown.recipients, shown.states) == ("scheduled", 2, {})
+    if text_line.redis_queue is not None:
+        # Its task waits in Redis till then, holding the broadcast's id (the final scan reads it).
+        assert f"huey.schedule.{text_line.redis_queue}" in redis_queue_keys(text_line.redis_queue)
+    cancelled = puente(text_line, "broadcast", "cancel", str(later))
+    assert cancelled.strip() == f"Broadcast {later} cancelled: 0 deliveries will not be sent."
+    assert status(text_line, later).status == "cancelled"
+    assert received(twilio, QUIET) == [[], []]
