@@ -103,8 +103,10 @@ CROWD = tuple(
     for i, (area, suffix) in enumerate((area, suffix) for area in (442, 530) for suffix in SUFFIXES)
 )
 PEOPLE = (*LANGUAGES, STAYS, STOPS, ERASES, *HEARINGS, CLINICS_ONLY, *QUIET, *CROWD)
+# A coordinator's own phone, for `--test-to` (subscribed to nothing).
+COORDINATOR = Person(f"+1424555{SUFFIXES[2]}", "es", "sms", "ca-modesto", "")
 #: Every number here: the final privacy scan (test_text_line) looks for them all.
-EVERYONE = tuple(p.phone for p in PEOPLE)
+EVERYONE = (*(p.phone for p in PEOPLE), COORDINATOR.phone)
 
 # The coordinators' texts, each broadcast its own (the final scan looks for them in every log).
 NEWS = {
@@ -122,7 +124,9 @@ FLAKY = {"en": "Know-your-rights night Thursday 7 pm at the library",
 DEFERRED = "Phone bank tonight: call your supervisor about the detention contract"
 URGENT = {"en": "ICE reported at the courthouse now: observers needed", "es": "ICE en el juzgado ahora"}
 LATER = "Town hall on the county budget next month: save the date"
-BODIES = (NEWS["en"], NEWS["vi"], CLINIC_NEWS, KILLED["en"], FLAKY["en"], DEFERRED, URGENT["en"], LATER)
+TRIAL = {"en": "Draft: the hearing moved to Thursday", "es": "Borrador: la audiencia pasó al jueves"}
+BODIES = (NEWS["en"], NEWS["vi"], CLINIC_NEWS, KILLED["en"], FLAKY["en"], DEFERRED, URGENT["en"], LATER,
+          TRIAL["en"])
 
 
 # --- running Puente's commands ----------------------------------------------------------------
@@ -546,3 +550,19 @@ def test_a_broadcast_for_later_waits_in_the_queue_until_cancelled(
     assert cancelled.strip() == f"Broadcast {later} cancelled: 0 deliveries will not be sent."
     assert status(text_line, later).status == "cancelled"
     assert received(twilio, QUIET) == [[], []]
+
+
+def test_a_test_send_goes_to_that_one_number_only_and_is_delivered(
+    text_line: TextLine, twilio: FakeTwilioControl, database: Database
+) -> None:
+    out = puente(text_line, "broadcast", "send", "--topic", "hearings", "--jurisdiction", "ca-oakland",
+                 "--message", TRIAL["en"], f"--translation=es={TRIAL['es']}", "--language", "es",
+                 "--test-to", COORDINATOR.phone)
+    found = re.fullmatch(r"Broadcast (\d+)\n1 recipients \(test\)\nTest message: sent, in es, 1 segments\n",
+                         out)
+    assert found, out
+    trial = int(found.group(1))
+    assert received(twilio, (COORDINATOR,)) == [[f"{TRIAL['es']}\n{optout('es')}"]]
+    assert len(twilio.messages()) == 1  # not the place's subscribers
+    # Its status callbacks came as it was being recorded: they are not lost.
+    wait_for(lambda: states(database, trial) == {"delivered": 1}, 30, "the test delivered")
