@@ -387,6 +387,9 @@ class FakeTwilio:
     callbacks: deliver messages in a background thread (status sent/delivered/...) and post
         the status callbacks of those that asked for one. Off by default: benchmarks.
     callback_delay: seconds before each delivery step.
+    hold_deliveries: created messages wait, `queued` and with no callback, until it is set
+        back to False (then they are delivered in order): a test can see what a sender
+        records before any status arrives.
     count_only: keep no bodies or content variables and no `calls` log, for long runs;
         records still hold sid, numbers, status and time, so lookups keep working.
 
@@ -406,6 +409,7 @@ class FakeTwilio:
         failed: Mapping[str, int] | None = None,
         callbacks: bool = False,
         callback_delay: float = 0.0,
+        hold_deliveries: bool = False,
         count_only: bool = False,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -441,6 +445,8 @@ class FakeTwilio:
         self._callback_attempts: list[CallbackAttempt] = []
         self._deliveries: queue.Queue[StoredMessage | None] = queue.Queue()
         self._delivery_thread: threading.Thread | None = None
+        self._released = threading.Event()
+        self.hold_deliveries = hold_deliveries
 
     # -- inspection and steering (tests) --------------------------------------------------
 
@@ -453,6 +459,17 @@ class FakeTwilio:
         with self._lock:
             self._plan = plan
             self._attempts = 0
+
+    @property
+    def hold_deliveries(self) -> bool:
+        return not self._released.is_set()
+
+    @hold_deliveries.setter
+    def hold_deliveries(self, hold: bool) -> None:
+        if hold:
+            self._released.clear()
+        else:
+            self._released.set()
 
     @property
     def messages(self) -> list[StoredMessage]:
@@ -543,7 +560,8 @@ class FakeTwilio:
             self._connections += 1
 
     def close(self) -> None:
-        """Stops the delivery thread (after the deliveries already queued)."""
+        """Stops the delivery thread (after the deliveries already queued, held ones too)."""
+        self._released.set()
         with self._lock:
             thread, self._delivery_thread = self._delivery_thread, None
         if thread is not None:
@@ -830,6 +848,7 @@ class FakeTwilio:
         session = requests.Session()
         try:
             while (message := self._deliveries.get()) is not None:
+                self._released.wait()
                 for status, code in self._lifecycle(message):
                     if self.callback_delay:
                         time.sleep(self.callback_delay)
@@ -938,7 +957,8 @@ class FakeTwilio:
         return Reply(404, _dumps({"error": "unknown control endpoint", "path": path}))
 
     def _configure(self, payload: Mapping[str, Any]) -> None:
-        known = {"callbacks", "callback_delay", "count_only", "number_errors", "unreachable", "failed"}
+        known = {"callbacks", "callback_delay", "hold_deliveries", "count_only", "number_errors",
+                 "unreachable", "failed"}
         unknown = set(payload) - known
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
@@ -946,6 +966,8 @@ class FakeTwilio:
             self.callbacks = bool(payload["callbacks"])
         if "callback_delay" in payload:
             self.callback_delay = float(payload["callback_delay"])
+        if "hold_deliveries" in payload:
+            self.hold_deliveries = bool(payload["hold_deliveries"])
         if "count_only" in payload:
             self.count_only = bool(payload["count_only"])
         for name in ("number_errors", "unreachable", "failed"):
@@ -1207,7 +1229,7 @@ class FakeTwilioControl:
         self._post("plan", plan.to_dict())
 
     def configure(self, **settings: Any) -> None:
-        """callbacks, callback_delay, count_only, number_errors, unreachable, failed."""
+        """callbacks, callback_delay, hold_deliveries, count_only, number_errors, unreachable, failed."""
         self._post("config", settings)
 
     def reset(self) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from puente import questions
@@ -48,6 +48,7 @@ from puente.messaging.segments import segments as count_segments
 from puente.models import Contact, ContactChannel
 
 if TYPE_CHECKING:
+    from puente.db import Database
     from puente.services import Services
 
 logger = logging.getLogger(__name__)
@@ -573,6 +574,8 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise
                 time.sleep(2.0 * (attempt + 1))
+        sent = [r.sid for r in results if r.outcome is Outcome.SENT and r.sid]
+        apply_early_statuses_committed(database, sent)
     if not report.more:
         finish_if_done(services, broadcast_id)
     return report
@@ -717,6 +720,8 @@ def reconcile(services: Services, now: datetime, broadcast_id: int | None = None
             [{**p, "_state": State.UNKNOWN.value} for p in outcomes["unknown"]],
         )
         apply_early_statuses(session, [str(p["_sid"]) for p in outcomes["confirmed"]])
+    # A status callback for one of them may have raced this transaction: look once more.
+    apply_early_statuses_committed(services.database, [str(p["_sid"]) for p in outcomes["confirmed"]])
     counts = {k: len(v) for k, v in outcomes.items() if v}
     logger.info(
         "reconciled deliveries left sending: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
@@ -839,6 +844,9 @@ def record_status(
 
 
 def apply_early_statuses(session: Session, sids: Sequence[str]) -> None:
+    """Apply the statuses kept for these MessageSids (callbacks that came before their send was
+    recorded) to their deliveries, and forget them; a status whose delivery is not found stays,
+    and so does one a later callback changed meanwhile (only the status applied is forgotten)."""
     if not sids:
         return
     early = list(session.scalars(select(EarlyStatus).where(EarlyStatus.message_sid.in_(sids))))
@@ -855,7 +863,31 @@ def apply_early_statuses(session: Session, sids: Sequence[str]) -> None:
         d = by_sid.get(e.message_sid)
         if d is not None:
             _apply_status(session, d, e.status, e.error_code, as_utc(e.received_at))
-    session.execute(delete(EarlyStatus).where(EarlyStatus.message_sid.in_([e.message_sid for e in early])))
+    applied = [(e.message_sid, e.status) for e in early if e.message_sid in by_sid]
+    if applied:
+        session.execute(
+            delete(EarlyStatus)
+            .where(tuple_(EarlyStatus.message_sid, EarlyStatus.status).in_(applied))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def apply_early_statuses_committed(database: Database, sids: Sequence[str]) -> None:
+    """`apply_early_statuses` once more, in a transaction of its own, after the caller's committed.
+
+    A status callback and the record of its send race: the callback's transaction finds no
+    delivery with its MessageSid (the record is not committed yet) and keeps the status as
+    early, while the record's transaction looked for early statuses before that one was
+    committed. Both sides look again after their own commit (the status webhook too), so the
+    one that commits last sees the other's work: no status is left behind.
+    """
+    if not sids:
+        return
+    try:
+        with database.session(timeout=30) as session:
+            apply_early_statuses(session, sids)
+    except DATABASE_ERRORS as error:
+        logger.warning("early statuses not applied (%s)", type(error).__name__)
 
 
 def forget_early_statuses(session: Session, now: datetime) -> int:

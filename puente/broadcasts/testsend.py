@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from puente.broadcasts import texts
 from puente.broadcasts.models import Broadcast, Delivery, Kind, OutboxMessage, State, Status
 from puente.broadcasts.sender import Outcome, Outgoing
+from puente.broadcasts.sending import apply_early_statuses_committed
 from puente.broadcasts.service import BroadcastError, Request
 from puente.messaging.segments import segments
 from puente.privacy import InvalidAddress, parse_address
@@ -87,6 +88,9 @@ def send_test(services: Services, request: Request, phone: str, now: datetime) -
                 )
             )
         test_id = test.id
+    if result.outcome is Outcome.SENT and result.sid:
+        # Its status callbacks may have come first, kept as early (see the function).
+        apply_early_statuses_committed(services.database, [result.sid])
     if result.outcome is Outcome.SENT:
         where = "kept in the outbox (no Twilio credentials)" if ctx.sender.outbox else "sent"
         return test_id, f"{where}, in {language}, {segments(written.body)} segments"

@@ -27,9 +27,11 @@ from puente.config import PROJECT_ROOT
 from puente.db import make_engine
 from puente.i18n import registry
 from puente.jobs.queue import JobQueue
-from tests.e2e.conftest import TextLine
+from tests.e2e.conftest import TextLine, redis_queue_dump
 from tests.e2e.test_alerts_e2e import BODIES as ALERTS_BODIES
 from tests.e2e.test_alerts_e2e import EVERYONE as ALERTS_PEOPLE
+from tests.e2e.test_broadcasts_e2e import BODIES as BROADCAST_BODIES
+from tests.e2e.test_broadcasts_e2e import EVERYONE as BROADCAST_PEOPLE
 from tests.e2e.test_directory_answers import BODIES as DIRECTORY_BODIES
 from tests.e2e.test_directory_answers import EVERYONE as DIRECTORY_PEOPLE
 from tests.e2e.texts import FALLBACK, GREETING, in_any_language, tr
@@ -56,7 +58,9 @@ ROSA = "+17145550133"  # Spanish, WhatsApp
 SAM = "+19165550104"  # English, SMS
 CHATTER = "+19165550105"  # English, through `puente chat`
 # With the people of the other e2e modules, which share this stack: the final scan looks for all.
-EVERYONE = (MARIA, JOHN, LAN, WEI, ANA, ROSA, SAM, CHATTER, *DIRECTORY_PEOPLE, *ALERTS_PEOPLE)
+EVERYONE = (
+    MARIA, JOHN, LAN, WEI, ANA, ROSA, SAM, CHATTER, *DIRECTORY_PEOPLE, *ALERTS_PEOPLE, *BROADCAST_PEOPLE,
+)
 # Distinctive bodies sent above, looked for in the logs at the end.
 BODIES = (
     "¿qué puedes hacer?",
@@ -307,9 +311,11 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
     text_line.stack.stop_all()  # flush every log and the SQLite WAL
     logs = sorted((text_line.workdir / "logs").glob("*.log"))
     assert [p.name for p in logs] == ["actions.log", "rasa.log", "webhooks.log", "worker.log"]
-    # The embedded queue: what waited in it, and what it kept of what ran.
+    # The queue: what waited in it, and what it kept of what ran. The embedded one's file, or
+    # every key of this run's queue in Redis.
     queue_files = sorted((text_line.workdir / "var").glob("queue.db*"))
-    assert queue_files and text_line.settings.queue_url == ""
+    redis_queue = text_line.redis_queue
+    assert bool(queue_files) == (redis_queue is None), (queue_files, redis_queue)
 
     # The tracker store is in the same database: Rasa really wrote the conversations there.
     engine = make_engine(text_line.settings.database_url)
@@ -318,7 +324,8 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
     engine.dispose()
     senders = {sender for sender, _ in rows}
     data = "".join(d or "" for _, d in rows)
-    assert len(senders) >= len(EVERYONE) - len(ALERTS_PEOPLE)  # the erased left no events
+    # The erased left no events; those imported for broadcasts never talked to Rasa.
+    assert len(senders) >= len(EVERYONE) - len(ALERTS_PEOPLE) - len(BROADCAST_PEOPLE)
     assert all(re.fullmatch(r"p[0-9a-f]{32}", s) for s in senders)
     assert '"language": "es"' in data and "hola" in data
 
@@ -332,6 +339,8 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
 
     places = {p.name: p.read_bytes() for p in logs + queue_files}
     places["database"] = database_dump(text_line)
+    if redis_queue is not None:
+        places["redis"] = redis_queue_dump(redis_queue)
     leaks = []
     for name, content in places.items():
         for phone in EVERYONE:
@@ -343,5 +352,5 @@ def test_no_phone_number_in_the_database_tracker_store_or_logs(text_line: TextLi
     # Nor any message body in a log (the tracker store keeps them; logs must not).
     for log in logs:
         log_text = log.read_text(errors="replace")
-        for body in BODIES + FAILING_BODIES + DIRECTORY_BODIES + ALERTS_BODIES:
+        for body in BODIES + FAILING_BODIES + DIRECTORY_BODIES + ALERTS_BODIES + BROADCAST_BODIES:
             assert body not in log_text, f"{log.name} holds a message body"

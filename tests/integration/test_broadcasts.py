@@ -5,6 +5,7 @@ worker runs them in tests/e2e/test_broadcasts_e2e.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from puente import contacts
 from puente.alerts import subscriptions
 from puente.alerts.erase import erase
 from puente.broadcasts import reminders, sending, service
-from puente.broadcasts.models import Broadcast, Delivery, OutboxMessage, Rsvp
+from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, OutboxMessage, Rsvp
 from puente.broadcasts.service import Request
 from puente.db import Database
 from puente.directory.models import Hearing
@@ -375,6 +376,46 @@ def test_a_worker_that_died_mid_batch_leaves_nothing_lost_and_nothing_twice(harn
     assert harness.states(bid) == {"sent": 6}
 
 
+def test_two_reconciles_of_a_dead_workers_claim_never_send_twice(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two reconciles at once (the e2e suite's restarted worker ran its start-up tick and the
+    periodic one together, and sent a message twice): one requeues the dead worker's claim, a
+    batch claims and sends it, and the other, which had read the claim before, must not requeue
+    it again. On PostgreSQL the second skips the rows the first holds; on SQLite it finds them
+    claimed again when it writes."""
+    phones = [f"+1559555{n:04d}" for n in range(183, 186)]
+    for phone in phones:
+        harness.person(phone, "en")
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    with harness.db.session() as session:
+        for d in session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)):
+            d.state, d.claimed_by, d.claimed_at = "sending", "gone-host:999999:dead", harness.clock()
+    harness.clock.now += sending.UNCERTAIN_GRACE
+    sender = harness.services.broadcast_context.sender
+    ask_twilio = sender.find
+    meanwhile: list[bool] = []
+
+    def find(message: Any, since: datetime) -> str | None:
+        found = ask_twilio(message, since)  # nothing went: it will requeue...
+        if not meanwhile:  # ...but first another reconcile runs, and a batch sends what it requeued
+            meanwhile.append(True)
+            sending.reconcile(harness.services, harness.clock())
+            sending.send_batch(harness.services, bid)
+        return found
+
+    monkeypatch.setattr(sender, "find", find)
+    sending.reconcile(harness.services, harness.clock())
+    monkeypatch.undo()
+    went = len(harness.fake.messages)  # PostgreSQL: none (skipped); SQLite: all three
+    assert harness.states(bid).get("queued", 0) == len(phones) - went  # what went is not queued again
+    harness.run(bid)
+    assert {phone: len(harness.sent_to(phone)) for phone in phones} == dict.fromkeys(phones, 1)
+    assert harness.states(bid) == {"sent": 3}
+
+
 def test_status_callbacks_move_deliveries_on_and_never_back(harness: Harness) -> None:
     harness.person(ANA, "en")
     harness.person(BAO, "en")
@@ -391,6 +432,89 @@ def test_status_callbacks_move_deliveries_on_and_never_back(harness: Harness) ->
     states = {d.message_sid: (d.state, d.reason, d.error_code) for d in harness.deliveries(bid)}
     assert states[first] == ("delivered", None, None)
     assert states[second] == ("failed", "unreachable", 30003)
+
+
+@pytest.fixture
+def pg_harness(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Harness, int, int]]:
+    """PostgreSQL, one person, one broadcast resolved: (harness, broadcast, its delivery)."""
+    clock = Clock(NOON)
+    with serve_fake_twilio(FakeTwilio(clock=clock)) as fake:
+        harness = make_harness(postgres_url, tmp_path, fake, clock)
+        try:
+            harness.person(ANA, "en")
+            bid = harness.broadcast()
+            assert service.begin(harness.db, bid, clock())
+            service.resolve(harness.services, bid, clock())
+            [delivery] = harness.deliveries(bid)
+            yield harness, bid, delivery.id
+        finally:
+            harness.services.database.dispose()
+
+
+def _record_send(harness: Harness, delivery_id: int, sid: str) -> Iterator[None]:
+    """The worker recording a send, as `_record` does: the delivery `sent` with its MessageSid,
+    then the early statuses kept for it applied; committed when the generator ends."""
+    with harness.db.session() as recording:
+        row = recording.get(Delivery, delivery_id)
+        assert row is not None
+        row.state, row.message_sid = "sent", sid
+        recording.flush()
+        sending.apply_early_statuses(recording, [sid])
+        yield
+
+
+def test_a_status_callback_racing_the_record_of_its_send_is_not_left_behind(
+    pg_harness: tuple[Harness, int, int],
+) -> None:
+    """PostgreSQL's transactions each see what was committed before they look (the e2e suite
+    lost a `delivered` this way): the record of a send looks for early statuses, the status
+    webhook for the delivery, and each misses the other's uncommitted row. Each side looks
+    again once its own transaction is committed, and the later look applies it."""
+    harness, bid, delivery_id = pg_harness
+    sid = "SM" + "a" * 32
+    recording = _record_send(harness, delivery_id, sid)
+    next(recording)  # recorded, no early status yet; not committed
+    with harness.db.session() as callback:  # meanwhile the callback: no such delivery yet
+        assert not sending.record_status(callback, sid, "delivered", None, harness.clock())
+    next(recording, None)
+    [left] = harness.deliveries(bid)
+    assert left.state == "sent"  # the race, as both committed it
+    sending.apply_early_statuses_committed(harness.db, [sid])  # either side's second look
+    [applied] = harness.deliveries(bid)
+    assert applied.state == "delivered"
+    with harness.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(EarlyStatus)) == 0
+
+
+def test_a_later_status_changed_while_an_earlier_one_is_applied_is_not_forgotten(
+    pg_harness: tuple[Harness, int, int],
+) -> None:
+    """`sent` came early; `delivered` updates it while the record of the send applies `sent` and
+    forgets it: only the status it applied is forgotten, so `delivered` stays to be applied."""
+    harness, bid, delivery_id = pg_harness
+    sid = "SM" + "b" * 32
+    with harness.db.session() as session:
+        assert not sending.record_status(session, sid, "sent", None, harness.clock())
+    recorded = threading.Event()
+
+    def record() -> None:
+        for _ in _record_send(harness, delivery_id, sid):  # waits for the callback's row lock
+            pass
+        recorded.set()
+
+    with harness.db.session() as callback:
+        assert not sending.record_status(callback, sid, "delivered", None, harness.clock())
+        callback.flush()  # the early status's row, updated: locked until this commits
+        worker = threading.Thread(target=record)
+        worker.start()
+        assert not recorded.wait(1.0)  # it read `sent` and now waits to forget it
+    worker.join(10)
+    assert recorded.is_set()
+    [left] = harness.deliveries(bid)
+    assert left.state == "sent"
+    sending.apply_early_statuses_committed(harness.db, [sid])
+    [applied] = harness.deliveries(bid)
+    assert applied.state == "delivered"
 
 
 def test_without_credentials_messages_go_to_the_outbox_encrypted(harness_for: Callable[..., Harness]) -> None:

@@ -394,6 +394,23 @@ def test_callbacks_arrive_in_order_and_signed(fake: FakeTwilio, client: Client, 
     assert fetched.date_sent is not None
 
 
+def test_held_deliveries_wait_until_released(fake: FakeTwilio, client: Client, receiver: _Receiver) -> None:
+    fake.callbacks = True
+    control = FakeTwilioControl(fake.url)
+    try:
+        control.configure(hold_deliveries=True)
+        first = send(client, PHONE_ES, status_callback=receiver.url + "/status").sid
+        second = send(client, PHONE_EN, status_callback=receiver.url + "/status").sid
+        time.sleep(0.2)
+        assert receiver.posts == [] and [m.status for m in fake.messages] == ["queued", "queued"]
+        control.configure(hold_deliveries=False)
+    finally:
+        control.close()
+    attempts = fake.wait_for_callbacks(4)
+    assert [(a.sid, a.status) for a in attempts] == [
+        (first, "sent"), (first, "delivered"), (second, "sent"), (second, "delivered")]
+
+
 def test_callbacks_off_posts_nothing(fake: FakeTwilio, client: Client, receiver: _Receiver) -> None:
     send(client, status_callback=receiver.url + "/status")
     time.sleep(0.1)
