@@ -118,6 +118,8 @@ class Batch:
     uncertain: int = 0
     #: True when ready deliveries may remain.
     more: bool = False
+    #: When the soonest delivery this batch put back (a 429, a refused connection) may go again.
+    retry_at: datetime | None = None
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -463,13 +465,16 @@ def _record(
                 )
         elif r.outcome is Outcome.RETRY:
             given_up = s.attempts >= MAX_ATTEMPTS
+            again = None if given_up else now + backoff(s.attempts)
+            if again is not None and (report.retry_at is None or again < report.retry_at):
+                report.retry_at = again
             retry.append(
                 {
                     **mine,
                     "_reason": r.reason,
                     "_code": r.error_code,
                     "_state": State.FAILED.value if given_up else State.QUEUED.value,
-                    "_until": None if given_up else now + backoff(s.attempts),
+                    "_until": again,
                 }
             )
         elif r.outcome is Outcome.FAILED:
@@ -742,18 +747,22 @@ def _unsettled(services: Services, ctx: Context, now: datetime, broadcast_id: in
             _T.c.claimed_by,
             _T.c.claimed_at,
             _T.c.reason,
-        ).where(_T.c.state == State.SENDING.value, _T.c.claimed_at <= now - UNCERTAIN_GRACE)
+        ).where(_T.c.state == State.SENDING.value)
         if broadcast_id is not None:
             query = query.where(_T.c.broadcast_id == broadcast_id)
-        rows = list(session.execute(query.order_by(_T.c.id).limit(MAX_BATCH)))
+        # Oldest claims first: a dead worker's are older than those of batches in flight now.
+        rows = list(session.execute(query.order_by(_T.c.claimed_at, _T.c.id).limit(MAX_BATCH)))
         alive: dict[str, bool] = {}
         settle = []
         for row in rows:
             claim = (row.claimed_by or "").rsplit(":", 1)[0]
             if claim not in alive:
                 alive[claim] = _claimer_alive(session, claim, now)
-            stale = as_utc(row.claimed_at) <= now - STALE_CLAIM
-            if row.reason == "uncertain" or not alive[claim] or stale:
+            claimed_at = as_utc(row.claimed_at)
+            # A lost answer waits out the grace (its callback may come); a dead worker's claim
+            # does not (its restart settles it at once); a hung worker's, after STALE_CLAIM.
+            lost = row.reason == "uncertain" and claimed_at <= now - UNCERTAIN_GRACE
+            if lost or not alive[claim] or claimed_at <= now - STALE_CLAIM:
                 settle.append(row)
         settle = settle[:RECONCILE_LIMIT]
         if not settle:

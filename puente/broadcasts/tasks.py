@@ -46,11 +46,16 @@ def broadcast_send(services: Services, broadcast_id: int) -> None:
     batch = sending.send_batch(services, broadcast_id)
     if batch.more:
         services.jobs.enqueue("broadcast_send", broadcast_id)
-    elif batch.uncertain:
-        # Twilio is asked about them once the grace has passed, by the next batch.
-        services.jobs.enqueue(
-            "broadcast_send", broadcast_id, delay=sending.UNCERTAIN_GRACE.total_seconds() + 0.5
-        )
+        return
+    # What this batch left for later is picked up when it is due, not at the next minute's tick:
+    # an uncertain send once the grace has passed (the next batch asks Twilio), a retry after its backoff.
+    waits = []
+    if batch.uncertain:
+        waits.append(sending.UNCERTAIN_GRACE.total_seconds() + 0.5)
+    if batch.retry_at is not None:
+        waits.append(max(0.0, (batch.retry_at - services.clock()).total_seconds()) + 0.1)
+    if waits:
+        services.jobs.enqueue("broadcast_send", broadcast_id, delay=min(waits))
 
 
 @task("broadcasts_tick")

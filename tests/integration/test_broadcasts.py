@@ -368,7 +368,7 @@ def test_a_worker_that_died_mid_batch_leaves_nothing_lost_and_nothing_twice(harn
     ).body
     for phone in phones[:2]:
         assert harness.services.broadcast_context.sender.send(Outgoing("sms", phone, body=body)).sid
-    harness.clock.now += sending.UNCERTAIN_GRACE
+    # Its restart settles them at once: a dead worker's claims wait for no grace.
     counts = sending.reconcile(harness.services, harness.clock())
     assert counts == {"confirmed": 2, "requeued": 4}
     harness.run(bid)
@@ -701,3 +701,24 @@ def test_a_reminder_sent_just_before_its_worker_died_is_confirmed_not_sent_again
     harness.run(bid)
     assert len(harness.sent_to(ANA)) == 1
     assert [(d.state, d.reason) for d in harness.deliveries(bid)] == [("sent", "confirmed")]
+
+
+def test_a_retry_is_picked_up_after_its_backoff_not_at_the_next_minutes_tick(harness: Harness) -> None:
+    from puente.broadcasts.tasks import broadcast_send
+
+    harness.person(ANA, "es")
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    harness.fake.plan = FailurePlan(rate_limit_every=1)  # every attempt: 429
+    jobs = harness.services.jobs
+    try:
+        broadcast_send(harness.services, bid)
+        [waiting] = harness.deliveries(bid)
+        assert (waiting.state, waiting.reason) == ("queued", "rate_limited")
+        # The chain comes back by itself once the backoff (at most a minute) has passed.
+        [task] = jobs.huey.pending()  # queued with its time to run (the consumer schedules it)
+        assert task.name == "broadcast_send" and task.args == (bid,)
+        assert task.eta is not None and task.eta > datetime.now(UTC).replace(tzinfo=None)
+    finally:
+        jobs.close()
