@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("not_before", sa.DateTime(timezone=True)),
         sa.Column("claimed_by", sa.String(120), index=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True)),
+        sa.Column("lease_until", sa.DateTime(timezone=True)),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("broadcast_id", "contact_id"),

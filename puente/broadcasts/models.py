@@ -129,6 +129,10 @@ class Delivery(Base):
     #: Who claimed it ("host:pid:batch") and when: a claim whose worker died is reconciled.
     claimed_by: Mapped[str | None] = mapped_column(String(120), index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Until when the claim holds: the batch's last slot plus a request's timeout. No message of
+    #: the batch starts after it, and no one else settles the row before it (an uncertain send:
+    #: its record time plus the grace). Then the row is reconciled.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -246,10 +246,13 @@ class Sender:
         """One message, now (a test send)."""
         return self.send_many([message], [0.0])[0]
 
-    def send_many(self, messages: Sequence[Outgoing], slots: Sequence[float]) -> list[Result]:
-        """Each message once, none before its slot (epoch seconds), at most `concurrency` at a
-        time in this process; a result for every one (never raises for what Twilio or the
-        network does)."""
+    def send_many(
+        self, messages: Sequence[Outgoing], slots: Sequence[float], deadline: float | None = None
+    ) -> list[Result]:
+        """Each message once, none before its slot nor after `deadline` (epoch seconds: the
+        claim's lease; one that would start later is a `RETRY` that never left), at most
+        `concurrency` at a time in this process; a result for every one (never raises for
+        what Twilio or the network does)."""
         if self.outbox:
             return [Result(Outcome.SENT, sid=f"OB{uuid.uuid4().hex}") for _ in messages]
         try:
@@ -264,6 +267,8 @@ class Sender:
             if delay > 0:
                 await asyncio.sleep(delay)
             async with loop.semaphore:
+                if deadline is not None and time.time() > deadline:
+                    return Result(Outcome.RETRY, reason="claim_expired")  # never started
                 try:
                     created = await asyncio.wait_for(
                         loop.client.messages.create_async(**each), REQUEST_TIMEOUT

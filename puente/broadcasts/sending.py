@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -38,12 +36,11 @@ from puente.broadcasts.ics import hearing_link
 from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, Kind, OutboxMessage, State, Status
 from puente.broadcasts.quiet import QuietHours, quiet_until
 from puente.broadcasts.rsvp import RSVP_QUESTION
-from puente.broadcasts.sender import PERMANENT, Outcome, Outgoing, Pace, Result, Sender
+from puente.broadcasts.sender import PERMANENT, REQUEST_TIMEOUT, Outcome, Outgoing, Pace, Result, Sender
 from puente.broadcasts.templates import MissingTemplateField, TemplateFileError, Templates, load_templates
 from puente.db import DATABASE_ERRORS, as_utc
 from puente.directory.models import Hearing, Jurisdiction
 from puente.jobs import heartbeat
-from puente.jobs.models import WorkerHeartbeat
 from puente.messaging.segments import segments as count_segments
 from puente.models import Contact, ContactChannel
 
@@ -62,8 +59,9 @@ CONCURRENCY = 8
 MAX_ATTEMPTS = 10
 #: How long an uncertain send waits before Twilio's list is asked about it.
 UNCERTAIN_GRACE = timedelta(seconds=2)
-#: A claim this old is reconciled even if its worker seems alive (it hung).
-STALE_CLAIM = timedelta(minutes=10)
+#: A claim's lease runs this long past its batch's last slot and a request's timeout: what a
+#: request in flight when its worker died needs to reach Twilio or fail.
+LEASE_MARGIN = timedelta(seconds=5)
 #: How long a send waits for a broken WhatsApp templates file to be fixed.
 TEMPLATES_RETRY = timedelta(minutes=5)
 #: Tries to write a batch's results before leaving them to the reconciler.
@@ -383,6 +381,7 @@ def _claim(session: Session, broadcast_id: int, limit: int, now: datetime, token
             state=State.SENDING.value,
             claimed_by=token,
             claimed_at=now,
+            lease_until=now + timedelta(seconds=REQUEST_TIMEOUT) + LEASE_MARGIN,
             reason=None,
             attempts=Delivery.attempts + 1,
             updated_at=now,
@@ -412,9 +411,25 @@ def _slots(ctx: Context, session: Session, sends: list[_Send]) -> list[float]:
     return [slots[s.delivery_id] for s in sends]
 
 
-def _send_all(ctx: Context, sends: list[_Send], slots: list[float]) -> list[Result]:
-    """Send, each in its slot, a few at a time; a result for every one."""
-    return ctx.sender.send_many([s.message for s in sends], slots)
+def _lease(session: Session, sends: list[_Send], slots: list[float], token: str, now: datetime) -> float:
+    """Set the batch's lease; the wall-clock time after which none of its messages may start.
+
+    The batch works until its last slot, plus the time its messages take at `CONCURRENCY` in
+    flight (half a second each, at least a request's timeout); its lease runs a request's
+    timeout and a margin past that, so nobody reconciles a row whose request may still start
+    or be in flight. Slots are wall-clock seconds; the lease is in the services' clock.
+    """
+    if not sends:
+        return 0.0
+    wall = time.time()
+    working = max(0.0, max(slots) - wall) + max(REQUEST_TIMEOUT, len(sends) / CONCURRENCY * 0.5)
+    lease = now + timedelta(seconds=working + REQUEST_TIMEOUT) + LEASE_MARGIN
+    session.execute(
+        update(_T)
+        .where(_T.c.claimed_by == token, _T.c.state == State.SENDING.value)
+        .values(lease_until=lease)
+    )
+    return wall + working
 
 
 def _record(
@@ -483,7 +498,10 @@ def _record(
                 _opted_out_at_twilio(session, s.contact_id, now)
         else:
             report.uncertain += 1
-            uncertain.append({**mine, "_reason": "uncertain", "_code": r.error_code})
+            # Twilio's list is asked once the grace has passed (its status callback may come first).
+            uncertain.append(
+                {**mine, "_reason": "uncertain", "_code": r.error_code, "_lease": now + UNCERTAIN_GRACE}
+            )
     _write(
         session,
         {
@@ -524,7 +542,7 @@ def _record(
     # Still `sending`, still this batch's: the reconciler asks Twilio about it after the grace.
     _write(
         session,
-        {"reason": "_reason", "error_code": "_code", "claimed_at": "_now", "updated_at": "_now"},
+        {"reason": "_reason", "error_code": "_code", "lease_until": "_lease", "updated_at": "_now"},
         uncertain,
     )
     apply_early_statuses(session, sids)
@@ -562,8 +580,9 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
         sends = _prepare(services, ctx, session, broadcast, rows, now)
         _settle_unsent(session, rows, token, now)
         slots = _slots(ctx, session, sends)
+        deadline = _lease(session, sends, slots, token, now)
     if sends:
-        results = _send_all(ctx, sends, slots)
+        results = ctx.sender.send_many([x.message for x in sends], slots, deadline)
         for attempt in range(RECORD_ATTEMPTS):
             try:
                 with database.session(timeout=30) as session:
@@ -629,28 +648,6 @@ def ready_count(session: Session, broadcast_id: int, now: datetime) -> int:
 # --- reconciling what may or may not have gone -----------------------------------------------
 
 
-def _claimer_alive(session: Session, claimed_by: str, now: datetime) -> bool:
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if host == socket.gethostname():
-        if pid == os.getpid():
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    seen = session.scalar(
-        select(WorkerHeartbeat.last_seen).where(WorkerHeartbeat.hostname == host, WorkerHeartbeat.pid == pid)
-    )
-    return seen is not None and as_utc(seen) >= now - timedelta(seconds=heartbeat.STALE_AFTER)
-
-
 #: Deliveries settled per call: each may take one lookup at Twilio.
 RECONCILE_LIMIT = 100
 
@@ -664,8 +661,9 @@ class _Unsettled:
 
 
 def reconcile(services: Services, now: datetime, broadcast_id: int | None = None) -> dict[str, int]:
-    """Settle deliveries left `sending`: answers lost (after `UNCERTAIN_GRACE`) and claims of
-    workers that died (or hung for `STALE_CLAIM`). Returns counts by what became of them.
+    """Settle deliveries left `sending` past their lease: answers lost (the lease is the record
+    time plus `UNCERTAIN_GRACE`) and claims of workers that died or hung (their batch's lease
+    ran out: nothing of it may start or still be in flight). Returns counts by outcome.
 
     The rows are read in one short transaction, Twilio is asked outside any (a lookup may be
     slow), and the outcomes are written in another, each only if the row is still as read.
@@ -747,24 +745,11 @@ def _unsettled(services: Services, ctx: Context, now: datetime, broadcast_id: in
             _T.c.claimed_by,
             _T.c.claimed_at,
             _T.c.reason,
-        ).where(_T.c.state == State.SENDING.value)
+        ).where(_T.c.state == State.SENDING.value, _T.c.lease_until <= now)
         if broadcast_id is not None:
             query = query.where(_T.c.broadcast_id == broadcast_id)
-        # Oldest claims first: a dead worker's are older than those of batches in flight now.
-        rows = list(session.execute(query.order_by(_T.c.claimed_at, _T.c.id).limit(MAX_BATCH)))
-        alive: dict[str, bool] = {}
-        settle = []
-        for row in rows:
-            claim = (row.claimed_by or "").rsplit(":", 1)[0]
-            if claim not in alive:
-                alive[claim] = _claimer_alive(session, claim, now)
-            claimed_at = as_utc(row.claimed_at)
-            # A lost answer waits out the grace (its callback may come); a dead worker's claim
-            # does not (its restart settles it at once); a hung worker's, after STALE_CLAIM.
-            lost = row.reason == "uncertain" and claimed_at <= now - UNCERTAIN_GRACE
-            if lost or not alive[claim] or claimed_at <= now - STALE_CLAIM:
-                settle.append(row)
-        settle = settle[:RECONCILE_LIMIT]
+        # A claim is settled once its lease is over: no message of it can start or be in flight.
+        settle = list(session.execute(query.order_by(_T.c.lease_until, _T.c.id).limit(RECONCILE_LIMIT)))
         if not settle:
             return found
         broadcasts = {

@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from puente.broadcasts import reminders, sending, service
 from puente.broadcasts.models import Broadcast, Delivery, State, Status
@@ -103,10 +103,27 @@ def tick(services: Services) -> dict[str, int]:
             if active
             else set()
         )
+        leases = dict(
+            session.execute(
+                select(Delivery.broadcast_id, func.min(Delivery.lease_until))
+                .where(Delivery.state == State.SENDING.value, Delivery.lease_until > now)
+                .group_by(Delivery.broadcast_id)
+            )
+            .tuples()
+            .all()
+        )
         sending.forget_early_statuses(session, now)
     for bid in due:
         services.jobs.enqueue("broadcast_start", bid)
         queued["broadcast_start"] += 1
+    for bid, lease in leases.items():
+        if lease is None:
+            continue
+        # A claim whose lease ends soon (a worker that died, a lost answer): its broadcast is
+        # looked at again then (a send batch reconciles first), not at the next minute's tick.
+        wait = (as_utc(lease) - now).total_seconds()
+        if 0 < wait < 120:
+            services.jobs.enqueue("broadcast_send", bid, delay=wait + 0.5)
     for bid in active:
         if waiting[bid] and bid in idle:
             services.jobs.enqueue("broadcast_send", bid)

@@ -114,7 +114,14 @@ class Harness:
                 continue
             states = self.states(broadcast_id)
             if advance and (batch.uncertain or states.get("sending")):
-                self.clock.now += sending.UNCERTAIN_GRACE + timedelta(seconds=1)
+                with self.db.session() as session:  # time passes until a lease is over
+                    lease = session.scalar(
+                        select(func.min(Delivery.lease_until)).where(
+                            Delivery.broadcast_id == broadcast_id, Delivery.state == "sending"
+                        )
+                    )
+                assert lease is not None
+                self.clock.now = max(self.clock.now, lease.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
                 continue
             if advance and states.get("queued"):  # a retry's backoff, or quiet hours: time passes
                 with self.db.session() as session:
@@ -360,6 +367,7 @@ def test_a_worker_that_died_mid_batch_leaves_nothing_lost_and_nothing_twice(harn
         )
         for d in rows:
             d.state, d.claimed_by, d.claimed_at = "sending", "gone-host:999999:dead", harness.clock()
+            d.lease_until = harness.clock()  # its batch's lease is over: nothing of it can still start
     from puente.broadcasts.sender import Outgoing
     from puente.broadcasts.texts import broadcast_message
 
@@ -368,7 +376,7 @@ def test_a_worker_that_died_mid_batch_leaves_nothing_lost_and_nothing_twice(harn
     ).body
     for phone in phones[:2]:
         assert harness.services.broadcast_context.sender.send(Outgoing("sms", phone, body=body)).sid
-    # Its restart settles them at once: a dead worker's claims wait for no grace.
+    # Its batch's lease is over: the claims are settled at once.
     counts = sending.reconcile(harness.services, harness.clock())
     assert counts == {"confirmed": 2, "requeued": 4}
     harness.run(bid)
@@ -393,6 +401,7 @@ def test_two_reconciles_of_a_dead_workers_claim_never_send_twice(
     with harness.db.session() as session:
         for d in session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)):
             d.state, d.claimed_by, d.claimed_at = "sending", "gone-host:999999:dead", harness.clock()
+            d.lease_until = harness.clock()  # its batch's lease is over: nothing of it can still start
     harness.clock.now += sending.UNCERTAIN_GRACE
     sender = harness.services.broadcast_context.sender
     ask_twilio = sender.find
@@ -695,7 +704,7 @@ def test_a_reminder_sent_just_before_its_worker_died_is_confirmed_not_sent_again
     with harness.db.session() as session:  # as if the worker died before recording it
         [row] = session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)).all()
         row.state, row.message_sid, row.claimed_by = "sending", None, "gone-host:999999:dead"
-        row.claimed_at = harness.clock()
+        row.claimed_at = row.lease_until = harness.clock()
     harness.clock.now += sending.UNCERTAIN_GRACE
     assert sending.reconcile(harness.services, harness.clock()) == {"confirmed": 1}
     harness.run(bid)
