@@ -33,9 +33,9 @@ class OpenQuestion(Base):
 
 
 def ask(session: Session, contact_id: int, kind: str, payload: dict[str, Any], language: str,
-        expires_in: timedelta) -> OpenQuestion:
+        expires_in: timedelta, now: datetime | None = None) -> OpenQuestion:
     """Keep `kind` as the person's open question, replacing any older one."""
-    now = utcnow()
+    now = now or utcnow()
     question = session.get(OpenQuestion, contact_id)
     if question is None:
         question = OpenQuestion(contact_id=contact_id)

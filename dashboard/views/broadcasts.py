@@ -7,10 +7,14 @@ All of it calls `puente.broadcasts.service` (plan, create, report, cancel) and
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
 from dataclasses import replace
 from typing import Any
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
 from dashboard import bp
@@ -30,6 +34,8 @@ from puente.broadcasts.service import BroadcastError, Plan, Request
 from puente.db import DATABASE_ERRORS
 from puente.directory.store import stored_records
 from puente.privacy import InvalidAddress, mask_phone, parse_address
+
+logger = logging.getLogger(__name__)
 
 #: Delivery states in the order the chart draws them.
 STATES = [s.value for s in State]
@@ -230,9 +236,22 @@ def broadcast_create() -> BaseResponse | tuple[str, int]:
             bubbles=bubbles(services.languages, req, plan),
             zone=SCHEDULE_ZONE,
             active="broadcasts",
+            # One confirmation, one broadcast: a double click or a resubmitted page finds it.
+            submission=secrets.token_hex(16),
         )
         return page, 200
     now = services.clock()
+    submission = request.form.get("submission", "")
+    if not re.fullmatch(r"[0-9a-f]{32}", submission):
+        abort(400)
+    key = f"dashboard:{user.id}:{submission}"
+    with services.database.session(timeout=10) as session:
+        earlier = service.find_by_key(session, key)
+        earlier_id = earlier.id if earlier is not None else None
+    if earlier_id is not None:
+        flash(_("Broadcast %(id)s was already queued: it was not sent twice.", id=earlier_id), "ok")
+        return redirect(url_for("dashboard.broadcast_view", broadcast_id=earlier_id), code=303)
+    req = replace(req, key=key)
     try:
         with services.database.session(timeout=60) as session:
             created, count = service.create(session, req, now)
@@ -254,8 +273,18 @@ def broadcast_create() -> BaseResponse | tuple[str, int]:
             broadcast_id, scheduled_at = created.id, created.scheduled_at
     except BroadcastError as problem:
         return _compose(request.form.to_dict(), error=str(problem), status=422)
+    except IntegrityError:  # the same confirmation, twice at once: the other one made it
+        with services.database.session(timeout=10) as session:
+            made = service.find_by_key(session, key)
+        if made is None:
+            raise
+        return redirect(url_for("dashboard.broadcast_view", broadcast_id=made.id), code=303)
     delay = max(0.0, (scheduled_at - now).total_seconds())
-    services.jobs.enqueue("broadcast_start", broadcast_id, delay=delay or None)
+    try:
+        services.jobs.enqueue("broadcast_start", broadcast_id, delay=delay or None)
+    except Exception as error:  # noqa: BLE001 - it is saved: the worker's tick starts it anyway
+        logger.warning("broadcast %d saved, not queued (%s): the tick starts it", broadcast_id,
+                       type(error).__name__)
     flash(_("Broadcast %(id)s is queued for %(n)s recipients.", id=broadcast_id, n=count), "ok")
     return redirect(url_for("dashboard.broadcast_view", broadcast_id=broadcast_id), code=303)
 

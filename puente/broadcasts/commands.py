@@ -132,7 +132,14 @@ def send_command(
             click.echo(f"Broadcast {broadcast_id}")
             click.echo(f"{count} recipients")
             delay = max(0.0, (created.scheduled_at - now).total_seconds())
-            services.jobs.enqueue("broadcast_start", broadcast_id, delay=delay or None)
+            try:
+                services.jobs.enqueue("broadcast_start", broadcast_id, delay=delay or None)
+            except Exception as error:  # noqa: BLE001 - it is saved: the worker's tick starts it anyway
+                click.echo(
+                    f"puente: the queue did not take it ({type(error).__name__}); it is saved, and "
+                    "a worker starts it within a minute of the queue answering. Do not send it again.",
+                    err=True,
+                )
             when = "now" if not delay else created.scheduled_at.isoformat()
             click.echo(
                 f"Queued: the worker sends it {when}. `puente broadcast status {broadcast_id}` "

@@ -283,18 +283,42 @@ class Sender:
         return loop.run(all_of())
 
     def find(self, message: Outgoing, since: datetime) -> str | None:
-        """The MessageSid of a message to `message.to` that Twilio created since `since` (an
-        uncertain attempt that did go), or None when Twilio lists none. Raises when Twilio
-        cannot be asked: then the delivery is `unknown`."""
+        """The MessageSid of this very message, if Twilio created it since `since` (an uncertain
+        attempt that did go); None when Twilio lists no message of Puente's to that number since.
+
+        Only messages Puente sent through the API from its own sender count (not the replies it
+        gave in conversation, which are `outbound-reply`). One of them with the same body is
+        this message. Any other one (a template, whose text is Twilio's; another alert of the
+        same minutes; a body Twilio changed) makes the question unanswerable: `Ambiguous`, and
+        the delivery is `unknown`, never sent again. Raises too when Twilio cannot be asked.
+        """
         if self.outbox:
             return None
-        listed = self._client().messages.list(to=message.to_urn, limit=50)
-        for found in listed:
+        ours = self.sender_fields(message.channel)
+        candidates = []
+        for found in self._client().messages.list(to=message.to_urn, limit=50):
             created = found.date_created
-            if created is not None and created >= since - CLOCK_SKEW:
-                if message.body is None or (found.body or "") == message.body or not found.body:
-                    return str(found.sid)
+            if created is None or created < since - CLOCK_SKEW:
+                continue
+            if (found.direction or "outbound-api") != "outbound-api":
+                continue
+            if "from_" in ours and found.from_ and found.from_ != ours["from_"]:
+                continue
+            if "messaging_service_sid" in ours and found.messaging_service_sid not in (
+                None,
+                ours["messaging_service_sid"],
+            ):
+                continue
+            if message.body is not None and (found.body or "") == message.body:
+                return str(found.sid)
+            candidates.append(found)
+        if candidates:
+            raise Ambiguous(f"{len(candidates)} other messages to that number since the attempt")
         return None
+
+
+class Ambiguous(Exception):
+    """Twilio lists messages of Puente's to the number, none of them plainly this one."""
 
 
 class Pace:

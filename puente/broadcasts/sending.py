@@ -36,13 +36,23 @@ from puente.broadcasts.ics import hearing_link
 from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, Kind, OutboxMessage, State, Status
 from puente.broadcasts.quiet import QuietHours, quiet_until
 from puente.broadcasts.rsvp import RSVP_QUESTION
-from puente.broadcasts.sender import PERMANENT, REQUEST_TIMEOUT, Outcome, Outgoing, Pace, Result, Sender
+from puente.broadcasts.sender import (
+    PERMANENT,
+    REQUEST_TIMEOUT,
+    Ambiguous,
+    Outcome,
+    Outgoing,
+    Pace,
+    Result,
+    Sender,
+)
 from puente.broadcasts.templates import MissingTemplateField, TemplateFileError, Templates, load_templates
 from puente.db import DATABASE_ERRORS, as_utc
 from puente.directory.models import Hearing, Jurisdiction
 from puente.jobs import heartbeat
 from puente.messaging.segments import segments as count_segments
 from puente.models import Contact, ContactChannel
+from puente.questions import OpenQuestion
 
 if TYPE_CHECKING:
     from puente.db import Database
@@ -262,62 +272,73 @@ def _prepare(
     written_in: dict[str, tuple[texts.Written, int]] = {}
     ready: list[_Send] = []
     for d in rows:
-        contact = contacts.get(d.contact_id) if d.contact_id is not None else None
-        skip = d.skip
-        if contact is None:
-            skip("erased")
-            continue
-        if d.contact_id not in receiving:
-            skip(
-                "opted_out"
-                if contact.opted_out_at is not None or contact.phone_encrypted is None
-                else "unsubscribed"
-            )
-            continue
-        if gone:
-            skip(gone)
-            continue
-        quiet = quiet_until(ctx.quiet, now, d.timezone)
-        if quiet is not None and not broadcast.urgent:
-            if hearing is not None and broadcast.kind == Kind.REMINDER and quiet >= as_utc(hearing.starts_at):
-                skip("expired")
+        try:
+            contact = contacts.get(d.contact_id) if d.contact_id is not None else None
+            skip = d.skip
+            if contact is None:
+                skip("erased")
                 continue
-            d.wait("quiet_hours", quiet)
-            continue
-        if quiet is not None:
-            d.note = "urgent_override"
-        if d.language not in written_in:  # one text per language in a batch: written once
-            link = hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
-            text = _message(services, broadcast, hearing, place, d.language, link)
-            written_in[d.language] = (text, count_segments(text.body))
-        written, sms_segments = written_in[d.language]
-        if written.note and not d.note:
-            d.note = written.note
-        assert contact.phone_encrypted is not None  # still_receives checked it
-        phone = vault.decrypt(contact.phone_encrypted)
-        if d.channel == "whatsapp" and d.contact_id not in recent:
-            try:
-                templates = templates if templates is not None else ctx.templates()
-            except TemplateFileError as error:
-                # An operator's mistake, fixed by editing the file: wait for it, skip nobody.
-                logger.warning("WhatsApp templates unreadable, out-of-window sends wait: %s", error)
-                d.wait("templates_unreadable", now + TEMPLATES_RETRY)
+            if d.contact_id not in receiving:
+                skip(
+                    "opted_out"
+                    if contact.opted_out_at is not None or contact.phone_encrypted is None
+                    else "unsubscribed"
+                )
                 continue
-            template = templates.find(broadcast.purpose, d.language)
-            if template is None:
-                skip("no_template")
+            if gone:
+                skip(gone)
                 continue
-            try:
-                sid, variables = template.render(written.fields)
-            except MissingTemplateField:
-                skip("no_template")  # it names a field this message has no text for
+            quiet = quiet_until(ctx.quiet, now, d.timezone)
+            if quiet is not None and not broadcast.urgent:
+                if (
+                    hearing is not None
+                    and broadcast.kind == Kind.REMINDER
+                    and quiet >= as_utc(hearing.starts_at)
+                ):
+                    skip("expired")
+                    continue
+                d.wait("quiet_hours", quiet)
                 continue
-            message = Outgoing("whatsapp", phone, content_sid=sid, content_variables=variables)
-            cost = 1
-        else:
-            message = Outgoing(d.channel, phone, body=written.body)
-            cost = sms_segments if d.channel == "sms" else 1
-        ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language, d.attempts, d.note))
+            if quiet is not None:
+                d.note = "urgent_override"
+            if d.language not in written_in:  # one text per language in a batch: written once
+                link = (
+                    hearing_link(ctx.public_base_url, hearing.id, d.language) if hearing is not None else None
+                )
+                text = _message(services, broadcast, hearing, place, d.language, link)
+                written_in[d.language] = (text, count_segments(text.body))
+            written, sms_segments = written_in[d.language]
+            if written.note and not d.note:
+                d.note = written.note
+            assert contact.phone_encrypted is not None  # still_receives checked it
+            phone = vault.decrypt(contact.phone_encrypted)
+            if d.channel == "whatsapp" and d.contact_id not in recent:
+                try:
+                    templates = templates if templates is not None else ctx.templates()
+                except TemplateFileError as error:
+                    # An operator's mistake, fixed by editing the file: wait for it, skip nobody.
+                    logger.warning("WhatsApp templates unreadable, out-of-window sends wait: %s", error)
+                    d.wait("templates_unreadable", now + TEMPLATES_RETRY)
+                    continue
+                template = templates.find(broadcast.purpose, d.language)
+                if template is None:
+                    skip("no_template")
+                    continue
+                try:
+                    sid, variables = template.render(written.fields)
+                except MissingTemplateField:
+                    skip("no_template")  # it names a field this message has no text for
+                    continue
+                message = Outgoing("whatsapp", phone, content_sid=sid, content_variables=variables)
+                cost = 1
+            else:
+                message = Outgoing(d.channel, phone, body=written.body)
+                cost = sms_segments if d.channel == "sms" else 1
+            ready.append(_Send(d.id, d.contact_id, d.channel, message, cost, d.language, d.attempts, d.note))
+
+        except Exception as error:  # noqa: BLE001 - one bad row must not hold up the broadcast
+            logger.warning("delivery %d skipped: %s while preparing it", d.id, type(error).__name__)
+            d.skip("error")
     return ready
 
 
@@ -443,13 +464,12 @@ def _record(
     report: Batch,
 ) -> None:
     """Write every result of a batch in one transaction, a statement per kind of outcome."""
-    vault = services.vault
     sent: list[dict[str, object]] = []
     retry: list[dict[str, object]] = []
     failed: list[dict[str, object]] = []
     uncertain: list[dict[str, object]] = []
     sids: list[str] = []
-    until = as_utc(broadcast.rsvp_until) if broadcast.rsvp_until is not None else None
+    went: list[_Send] = []
     for s, r in zip(sends, results, strict=True):
         report.outcomes[r.outcome.value] = report.outcomes.get(r.outcome.value, 0) + 1
         mine = {"_id": s.delivery_id, "_token": token, "_now": now, "_none": None}
@@ -458,26 +478,7 @@ def _record(
             sent.append({**mine, "_sid": r.sid, "_segments": s.segments, "_note": s.note})
             if r.sid:
                 sids.append(r.sid)
-            if ctx_outbox(services) and r.sid:
-                session.add(
-                    OutboxMessage(
-                        delivery_id=s.delivery_id,
-                        contact_id=s.contact_id,
-                        channel=s.channel,
-                        to_encrypted=vault.encrypt(s.message.to),
-                        to_last_digits=s.message.to[-4:],
-                        body=s.message.body,
-                        content_sid=s.message.content_sid,
-                        content_variables=json.loads(s.message.content_variables)
-                        if s.message.content_variables
-                        else None,
-                        created_at=now,
-                    )
-                )
-            if until is not None and until > now and s.contact_id is not None:
-                questions.ask(
-                    session, s.contact_id, RSVP_QUESTION, {"broadcast": broadcast.id}, s.language, until - now
-                )
+            went.append(s)
         elif r.outcome is Outcome.RETRY:
             given_up = s.attempts >= MAX_ATTEMPTS
             again = None if given_up else now + backoff(s.attempts)
@@ -502,6 +503,7 @@ def _record(
             uncertain.append(
                 {**mine, "_reason": "uncertain", "_code": r.error_code, "_lease": now + UNCERTAIN_GRACE}
             )
+    _sent_dependents(services, session, broadcast, went, now)
     _write(
         session,
         {
@@ -546,6 +548,61 @@ def _record(
         uncertain,
     )
     apply_early_statuses(session, sids)
+
+
+def _sent_dependents(
+    services: Services, session: Session, broadcast: Broadcast, went: list[_Send], now: datetime
+) -> None:
+    """What a sent message leaves behind: its outbox copy (no Twilio account) and its RSVP
+    question. Only for people still there (erased meanwhile: nothing of theirs is written),
+    and an RSVP question never replaces another open question (a STOP or DELETE to confirm,
+    a sign-up step): their YES belongs to that one."""
+    ids = [s.contact_id for s in went if s.contact_id is not None]
+    if not ids:
+        return
+    present = set(session.scalars(select(Contact.id).where(Contact.id.in_(ids))))
+    if ctx_outbox(services):
+        vault = services.vault
+        for s in went:
+            if s.contact_id in present:
+                session.add(
+                    OutboxMessage(
+                        delivery_id=s.delivery_id,
+                        contact_id=s.contact_id,
+                        channel=s.channel,
+                        to_encrypted=vault.encrypt(s.message.to),
+                        to_last_digits=s.message.to[-4:],
+                        body=s.message.body,
+                        content_sid=s.message.content_sid,
+                        content_variables=json.loads(s.message.content_variables)
+                        if s.message.content_variables
+                        else None,
+                        created_at=now,
+                    )
+                )
+    until = as_utc(broadcast.rsvp_until) if broadcast.rsvp_until is not None else None
+    if until is None or until <= now:
+        return
+    other = dict(
+        session.execute(
+            select(OpenQuestion.contact_id, OpenQuestion.kind).where(
+                OpenQuestion.contact_id.in_(ids), OpenQuestion.expires_at > now
+            )
+        )
+        .tuples()
+        .all()
+    )
+    for s in went:
+        if s.contact_id in present and other.get(s.contact_id, RSVP_QUESTION) == RSVP_QUESTION:
+            questions.ask(
+                session,
+                s.contact_id,
+                RSVP_QUESTION,
+                {"broadcast": broadcast.id},
+                s.language,
+                until - now,
+                now=now,
+            )
 
 
 def ctx_outbox(services: Services) -> bool:
@@ -603,6 +660,18 @@ def send_batch(services: Services, broadcast_id: int, now: datetime | None = Non
     if not report.more:
         finish_if_done(services, broadcast_id)
     return report
+
+
+def sweep_cancelled(session: Session) -> int:
+    """Deliveries of cancelled broadcasts that went back to the queue after the cancel (a retry, a
+    wait, a requeue, a page of the audience written late) are skipped as cancelled too."""
+    cancelled = select(Broadcast.id).where(Broadcast.status == Status.CANCELLED.value)
+    swept = session.execute(
+        update(_T)
+        .where(_T.c.state == State.QUEUED.value, _T.c.broadcast_id.in_(cancelled))
+        .values(state=State.SKIPPED.value, reason="cancelled", claimed_by=None)
+    )
+    return int(getattr(swept, "rowcount", 0) or 0)
 
 
 def finish_if_done(services: Services, broadcast_id: int) -> bool:
@@ -681,6 +750,11 @@ def reconcile(services: Services, now: datetime, broadcast_id: int | None = None
             continue
         try:
             sid = ctx.sender.find(u.message, u.since)
+        except Ambiguous:
+            # Other messages of Puente's to that number, none plainly this one: never risk a second.
+            logger.warning("delivery %d: Twilio's list cannot say whether it went: unknown", u.id)
+            outcomes["unknown"].append({**mine, "_reason": "ambiguous"})
+            continue
         except Exception as error:  # noqa: BLE001 - Twilio cannot be asked: unknown, never resent
             logger.warning(
                 "delivery %d: Twilio could not be asked whether it went (%s): unknown",
@@ -770,8 +844,8 @@ def _unsettled(services: Services, ctx: Context, now: datetime, broadcast_id: in
             if encrypted is not None:
                 broadcast = broadcasts[row.broadcast_id]
                 written = _written(services, ctx, session, broadcast, row.language)
-                body = None if row.channel == "whatsapp" else written.body  # a template's text is Twilio's
-                message = Outgoing(row.channel, services.vault.decrypt(encrypted), body=body)
+                # Its free text (a template sent instead cannot be matched: then it is unknown).
+                message = Outgoing(row.channel, services.vault.decrypt(encrypted), body=written.body)
             found.append(_Unsettled(row.id, str(row.claimed_by), as_utc(row.claimed_at), message))
     return found
 

@@ -19,6 +19,7 @@ from puente.broadcasts.audience import Audience
 from puente.broadcasts.models import Broadcast, Delivery, Kind, Rsvp, State, Status
 from puente.broadcasts.quiet import quiet_until
 from puente.broadcasts.sending import WHATSAPP_WINDOW, Context
+from puente.broadcasts.templates import TemplateFileError
 from puente.db import as_utc
 from puente.directory.models import Jurisdiction
 from puente.i18n import LanguageRegistry
@@ -54,6 +55,9 @@ class Request:
     urgent: bool = False
     rsvp_hours: float | None = None
     created_by: str = "cli"
+    #: Makes creating it idempotent: a second request with the same key (a double click, a
+    #: resubmitted form) finds the first broadcast instead of making another.
+    key: str | None = None
 
     @property
     def texts(self) -> dict[str, str]:
@@ -160,7 +164,10 @@ def plan(
     aud = Audience.of(session, (request.topic,), request.jurisdiction_id, request.language)
     counts = aud.by_language_and_channel(session)
     outside = _whatsapp_outside_window(session, aud, now)
-    templates = ctx.templates()
+    try:
+        templates = ctx.templates()
+    except TemplateFileError as error:
+        raise BroadcastError(f"WHATSAPP_TEMPLATES_FILE cannot be read: {error}") from None
     plans: dict[str, LanguagePlan] = {}
     for (language, channel), n in sorted(counts.items()):
         lp = plans.setdefault(language, LanguagePlan(language))
@@ -199,8 +206,17 @@ def _whatsapp_outside_window(session: Session, aud: Audience, now: datetime) -> 
 # --- creating, starting, cancelling -----------------------------------------------------------
 
 
+def find_by_key(session: Session, key: str) -> Broadcast | None:
+    return session.scalars(select(Broadcast).where(Broadcast.key == key)).first()
+
+
 def create(session: Session, request: Request, now: datetime) -> tuple[Broadcast, int]:
-    """The broadcast, scheduled, and how many it would reach now."""
+    """The broadcast, scheduled, and how many it would reach now. With a `key` already used,
+    the broadcast made with it (nothing new)."""
+    if request.key is not None:
+        existing = find_by_key(session, request.key)
+        if existing is not None:
+            return existing, existing.recipients
     check(session, request, now)
     broadcast = Broadcast(
         kind=Kind.BROADCAST.value,
@@ -214,6 +230,7 @@ def create(session: Session, request: Request, now: datetime) -> tuple[Broadcast
         urgent=request.urgent,
         created_by=request.created_by,
         created_at=now,
+        key=request.key,
         rsvp_until=(as_utc(request.at) if request.at else now) + timedelta(hours=request.rsvp_hours)
         if request.rsvp_hours is not None
         else None,

@@ -113,6 +113,7 @@ def tick(services: Services) -> dict[str, int]:
             .all()
         )
         sending.forget_early_statuses(session, now)
+        sending.sweep_cancelled(session)
     for bid in due:
         services.jobs.enqueue("broadcast_start", bid)
         queued["broadcast_start"] += 1

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 
+from puente.broadcasts.zones import place_zone
 from puente.directory.localize import localized
 from puente.directory.models import Hearing, Jurisdiction
 from puente.directory.replies import Reader, reader_for
@@ -84,7 +84,7 @@ def broadcast_message(
 
 def when(reader: Reader, starts_at: datetime, timezone: str) -> str:
     """ "martes, 15 de diciembre, 9:00": the day and time, in the reader's locale and the place's zone."""
-    zone = ZoneInfo(timezone)
+    zone = place_zone(timezone)
     day = format_date(starts_at.astimezone(zone), "full", locale=reader.locale)
     time = format_time(starts_at, "short", tzinfo=zone, locale=reader.locale)
     pattern = str(reader.locale.datetime_formats["medium"])

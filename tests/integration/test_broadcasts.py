@@ -19,8 +19,9 @@ from sqlalchemy import delete, func, select
 from puente import contacts
 from puente.alerts import subscriptions
 from puente.alerts.erase import erase
-from puente.broadcasts import reminders, sending, service
+from puente.broadcasts import reminders, retention, sending, service
 from puente.broadcasts.models import Broadcast, Delivery, EarlyStatus, OutboxMessage, Rsvp
+from puente.broadcasts.sender import Outcome, Outgoing, Result
 from puente.broadcasts.service import Request
 from puente.db import Database
 from puente.directory.models import Hearing
@@ -731,3 +732,181 @@ def test_a_retry_is_picked_up_after_its_backoff_not_at_the_next_minutes_tick(har
         assert task.eta is not None and task.eta > datetime.now(UTC).replace(tzinfo=None)
     finally:
         jobs.close()
+
+
+# --- races and failure paths a review found: each failed before its fix -----------------------
+
+
+def test_a_batch_claimed_by_a_process_without_a_heartbeat_is_left_to_it_while_its_lease_holds(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`puente reminders run` / any non-worker process on another host (compose: the webhooks
+    container) claims a batch; a worker's reconcile finds no heartbeat for it and requeues
+    its in-flight rows immediately; both send."""
+    phones = [f"+1559555{n:04d}" for n in range(190, 194)]
+    for p in phones:
+        harness.person(p, "en")
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    sender = harness.services.broadcast_context.sender
+    real_send_many = sender.send_many
+    real_tag = sending.worker_tag
+    done: list[bool] = []
+
+    def cli_send_many(messages: Any, slots: Any, deadline: Any = None) -> Any:
+        # While the CLI's batch is in flight (paced), the worker's chain runs one batch.
+        if not done:
+            done.append(True)
+            monkeypatch.setattr(sending, "worker_tag", real_tag)
+            sending.send_batch(harness.services, bid)  # the worker: reconcile + claim + send
+        return real_send_many(messages, slots, deadline)
+
+    monkeypatch.setattr(sending, "worker_tag", lambda: "webhooks-container:4242")
+    monkeypatch.setattr(sender, "send_many", cli_send_many)
+    sending.send_batch(harness.services, bid)  # the CLI's batch (same clock: no grace has passed)
+    assert {p: len(harness.sent_to(p)) for p in phones} == dict.fromkeys(phones, 1)
+    assert harness.states(bid) == {"sent": 4}
+
+
+def test_another_message_to_the_number_never_confirms_a_delivery_it_is_unknown(harness: Harness) -> None:
+    """A WhatsApp delivery whose request never reached Twilio is 'confirmed' by any other
+    message to that number in the last minute (e.g. the bot's reply): the person never gets it."""
+    harness.person(BAO, "en", channel="whatsapp", wrote_at=NOON - timedelta(minutes=5))
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    sender = harness.services.broadcast_context.sender
+    # Puente's conversational reply to Bao, 10 s before the broadcast's attempt.
+    assert sender.send(Outgoing("whatsapp", BAO, body="Here are the clinics near you: ...")).sid
+    with harness.db.session() as session:
+        [d] = session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)).all()
+        d.state, d.claimed_by, d.claimed_at = "sending", "gone-host:999999:dead", harness.clock()
+        d.lease_until = harness.clock()
+    # Puente's message to Bao is not this delivery's text: whether it went cannot be told, so it
+    # is `unknown`, listed for the coordinator; not confirmed, and never sent a second time.
+    assert sending.reconcile(harness.services, harness.clock()) == {"unknown": 1}
+    harness.run(bid)
+    assert [m.body for m in harness.fake.messages_to(f"whatsapp:{BAO}")] == [
+        "Here are the clinics near you: ..."
+    ]
+    assert [(d.state, d.reason) for d in harness.deliveries(bid)] == [("unknown", "ambiguous")]
+
+
+def test_an_uncertain_send_early_in_a_slow_batch_is_found_not_sent_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup window starts at the *record* time minus 60 s, not when the attempt began:
+    in a batch that took > 60 s (slow Twilio, 8 in flight) an early timed-out-but-created
+    message is not found and is sent again."""
+    harness.person(ANA, "en")
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    sender = harness.services.broadcast_context.sender
+    real = sender.send_many
+
+    def slow(messages: Any, slots: Any, deadline: Any = None) -> Any:
+        real(messages, slots, deadline)  # Twilio creates it...
+        harness.clock.now += timedelta(seconds=90)  # ...the rest of a slow batch takes 90 s...
+        return [Result(Outcome.UNCERTAIN, reason="timeout") for _ in messages]  # ...its answer was lost
+
+    monkeypatch.setattr(sender, "send_many", slow)
+    sending.send_batch(harness.services, bid)
+    monkeypatch.undo()
+    harness.run(bid)
+    assert len(harness.sent_to(ANA)) == 1 and harness.states(bid) == {"sent": 1}
+
+
+def test_a_cancel_during_a_batch_leaves_nothing_queued_or_linked_past_retention(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_twilio import FailurePlan
+
+    harness.person(ANA, "en")
+    bid = harness.broadcast()
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    harness.fake.plan = FailurePlan(rate_limit_every=1)
+    sender = harness.services.broadcast_context.sender
+    real = sender.send_many
+
+    def cancel_then_send(messages: Any, slots: Any, deadline: Any = None) -> Any:
+        with harness.db.session() as session:
+            service.cancel(session, bid, harness.clock())
+        return real(messages, slots, deadline)
+
+    monkeypatch.setattr(sender, "send_many", cancel_then_send)
+    sending.send_batch(harness.services, bid)
+    monkeypatch.undo()
+    from puente.broadcasts.tasks import tick
+
+    tick(harness.services)  # the minute's tick
+    harness.services.jobs.close()
+    harness.clock.now += timedelta(days=400)
+    retention.purge(harness.db, harness.clock(), 90)
+    with harness.db.session() as session:
+        b = session.get(Broadcast, bid)
+        [d] = session.scalars(select(Delivery).where(Delivery.broadcast_id == bid)).all()
+        assert b is not None and b.status == "cancelled"
+        assert (d.state, d.reason, d.contact_id) == ("skipped", "cancelled", None)
+
+
+def test_an_rsvp_alert_never_replaces_a_pending_stop_confirmation(
+    harness_for: Callable[..., Harness],
+) -> None:
+    """Vietnamese reader types "dung" (unsure DỪNG): Puente asks to confirm. An RSVP alert goes
+    out meanwhile; its open question replaces the STOP confirmation. The person's "có" (yes,
+    confirming the stop) is recorded as an RSVP YES, and they stay subscribed."""
+    from puente.broadcasts.models import Rsvp
+    from puente.conversation import InboundText, handle_inbound
+    from puente.models import Contact
+    from puente.simulator import new_message_sid
+
+    # The conversation keeps real time: so does this test (and no quiet hours, whatever the hour).
+    harness = harness_for(quiet_hours="off")
+    harness.clock.now = datetime.now(UTC)
+    cid = harness.person(ANA, "vi", topics=("mobilization",))
+
+    def reply(text: str) -> list[str]:
+        return handle_inbound(harness.services, InboundText(new_message_sid(), ANA, text)).replies
+
+    assert reply("dung")[0].startswith("Bạn có muốn")  # did you mean DỪNG? (an open question)
+    bid = harness.broadcast(topic="mobilization", message="Rally", rsvp_hours=48)
+    harness.run(bid)
+    yes = harness.services.languages.get("vi").keywords["yes"][0]
+    reply(yes)
+    with harness.db.session() as session:
+        c = session.get(Contact, cid)
+        rsvps = [(r.broadcast_id, r.answer) for r in session.scalars(select(Rsvp))]
+        assert c is not None and c.opted_out_at is not None and rsvps == []
+
+
+def test_an_erasure_during_an_rsvp_batch_leaves_the_batchs_record_whole(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One person in a batch erases themselves while it is in flight: `_record` asks the RSVP
+    question for their (deleted) contact id; the FK fails the whole record transaction, four
+    times (2+4+6 s of sleeps), then send_batch raises: every row of the batch stays `sending`."""
+    from puente.alerts.erase import erase
+    from puente.models import Contact
+
+    phones = [f"+1559555{n:04d}" for n in range(195, 199)]
+    ids = [harness.person(p, "en", topics=("mobilization",)) for p in phones]
+    bid = harness.broadcast(topic="mobilization", message="Rally", rsvp_hours=48)
+    assert service.begin(harness.db, bid, harness.clock())
+    service.resolve(harness.services, bid, harness.clock())
+    sender = harness.services.broadcast_context.sender
+    real = sender.send_many
+
+    def erase_meanwhile(messages: Any, slots: Any, deadline: Any = None) -> Any:
+        out = real(messages, slots, deadline)
+        with harness.db.session() as session:
+            contact = session.get(Contact, ids[0])
+            assert contact is not None
+            erase(session, harness.services.vault, contact, phones[0])
+        return out
+
+    monkeypatch.setattr(sender, "send_many", erase_meanwhile)
+    sending.send_batch(harness.services, bid)  # no retry, no error: its record is whole
+    assert harness.states(bid) == {"sent": 4}

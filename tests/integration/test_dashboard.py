@@ -5,6 +5,7 @@ the same app in Chromium."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,7 @@ def test_after_login_the_overview_shows_subscribers_opt_outs_and_messages(dash_b
 
 
 def compose_form(csrf: str, **extra: str) -> dict[str, str]:
-    return {
+    form = {
         "csrf_token": csrf,
         "topic": "hearings",
         "jurisdiction": "ca-san-jose",
@@ -135,6 +136,9 @@ def compose_form(csrf: str, **extra: str) -> dict[str, str]:
         "text.es": "Audiencia del concejo el martes a las 6 pm",
         **extra,
     }
+    if form.get("confirm") == "yes":  # what the confirmation page carries: one per confirmation
+        form.setdefault("submission", secrets.token_hex(16))
+    return form
 
 
 def test_post_broadcasts_creates_only_with_a_valid_csrf_token_and_the_coordinator_role(
@@ -524,3 +528,22 @@ def test_the_phone_simulator_exists_only_in_development(sqlite_url: str, tmp_pat
     assert client.get("/dashboard/simulator").status_code == 404
     assert "Phone simulator" not in client.get("/dashboard/").get_data(as_text=True)
     production.services.close()
+
+
+def test_a_confirmation_sent_twice_makes_one_broadcast(dash_both: Dash) -> None:
+    """A double click, or the browser resubmitting the page: one broadcast, and the second
+    answer says so and leads to it."""
+    add_people(dash_both.services)
+    coordinator = dash_both.login(COORDINATOR)
+    form = compose_form(token(coordinator), confirm="yes")
+    first = coordinator.post("/dashboard/broadcasts", data=form)
+    second = coordinator.post("/dashboard/broadcasts", data=form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    with dash_both.services.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Broadcast)) == 1
+    page = coordinator.get(second.headers["Location"]).get_data(as_text=True)
+    assert "was already queued: it was not sent twice" in page
+    # A confirmation without its one-time token is refused, never sent.
+    del form["submission"]
+    assert coordinator.post("/dashboard/broadcasts", data=form).status_code == 400
