@@ -47,8 +47,10 @@ logger = logging.getLogger(__name__)
 
 #: Seconds one request may take before it counts as uncertain.
 REQUEST_TIMEOUT = 10.0
-#: Messages to the same number created this long before an attempt still count as it (clocks differ).
-CLOCK_SKEW = timedelta(seconds=60)
+#: How far Twilio's clock may be from Puente's: its list is searched from the claim minus this.
+#: Servers keep NTP time and Twilio's dates are to the second; a wider window would take an
+#: earlier message to the same person for this one, and make more deliveries `unknown`.
+CLOCK_SKEW = timedelta(seconds=5)
 
 PERMANENT = {
     21610: "opted_out",
