@@ -402,6 +402,19 @@ def peak_rss_kib(pid: int) -> int:
     return total
 
 
+def rss_kib(pid: int) -> int:
+    """VmRSS (the resident set now) of `pid` and its descendants, summed."""
+    total = 0
+    for each in descendants(pid):
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total += int(found.group(1)) if found else 0
+    return total
+
+
 def cpu_seconds(pids: Sequence[int], tree: bool = True) -> float:
     """User + system CPU time of `pids` (and their descendants), every thread included."""
     total = 0.0
