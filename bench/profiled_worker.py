@@ -41,17 +41,32 @@ def _hook(frame: FrameType, event: str, arg: Any) -> None:
     _start_profile()
 
 
+class _Snapshot:
+    """A thread's profile as pstats reads it, without `disable()`: from another thread, disabling
+    would close the frames still open on the profiled thread (a pool thread waiting for work)
+    with *this* thread's CPU clock, and corrupt every total above them. Calls still running are
+    left out; everything that returned is counted."""
+
+    def __init__(self, profile: cProfile.Profile) -> None:
+        self.profile = profile
+        self.stats: Any = {}
+
+    def create_stats(self) -> None:
+        self.profile.snapshot_stats()
+        self.stats = self.profile.stats
+
+
 def _dump(path: Path) -> None:
     with _lock:
         profiles = list(_profiles)
     stats: pstats.Stats | None = None
     for profile in profiles:
-        profile.disable()
         try:
+            snapshot = _Snapshot(profile)
             if stats is None:
-                stats = pstats.Stats(profile)
+                stats = pstats.Stats(snapshot)  # type: ignore[arg-type]  # pstats takes any create_stats()
             else:
-                stats.add(profile)
+                stats.add(snapshot)  # type: ignore[arg-type]
         except TypeError:
             continue  # a profile that recorded nothing
     if stats is not None:
