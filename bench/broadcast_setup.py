@@ -238,6 +238,12 @@ def add_subscribers(
                     insert_many(session, subscriptions_table, subscriptions)
             if progress:
                 progress(first + len(people))
+        if database.engine.dialect.name == "postgresql":
+            # Planner statistics, as autovacuum gathers them within a minute or so of such a load:
+            # without them the audience query aggregates every remaining row for each page
+            # (measured: 16.6 s instead of 1.1 s for 100,000 on a fresh database).
+            with database.session(None) as session:
+                session.execute(text("ANALYZE contacts, subscriptions"))
     finally:
         database.dispose()
     return time.perf_counter() - started
