@@ -132,6 +132,8 @@ browser-check:
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	@# Scripts without an extension are only checked when named.
+	$(BIN)/ruff check bench/fanout bench/burst
 
 types: $(VENV)/.installed
 	$(BIN)/mypy
