@@ -27,7 +27,7 @@ elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null 
   PYENV_VERSION=$$v pyenv which python3.10; fi
 endef
 
-.PHONY: help setup lock run test train lint types i18n i18n-merge nlu-report i18n-extract migrate env pytest rasa-validate rasa-test bench clean browser-check
+.PHONY: help setup lock run test train lint types i18n i18n-merge nlu-report i18n-extract migrate env pytest rasa-validate rasa-test bench bench-fanout bench-burst clean browser-check
 
 help:
 	@echo "make run    set up what is missing, then run webhooks, rasa, actions and the worker (Ctrl-C stops all)"
@@ -35,6 +35,8 @@ help:
 	@echo "make setup  only the set-up: venvs, .env secrets, catalogs, database, trained model"
 	@echo "make train  retrain the Rasa model if bot/ or nlu_data/ changed"
 	@echo "make bench  webhook latency against Rasa's REST channel (bench/latency)"
+	@echo "make bench-fanout  a broadcast to 10,000 and 100,000 through the worker and a fake Twilio (bench/fanout)"
+	@echo "make bench-burst   1,000 RSVP replies while a broadcast sends (bench/burst)"
 	@echo "make nlu-report  intents and language identification on the frozen held-out set"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed env i18n migrate $(MODEL)
@@ -130,11 +132,15 @@ browser-check:
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	@# Scripts without an extension are only checked when named.
+	$(BIN)/ruff check bench/fanout bench/burst
 
 types: $(VENV)/.installed
 	$(BIN)/mypy
 	@# A second script without an extension would be a second "__main__" in the run above.
 	$(BIN)/mypy bench/import
+	$(BIN)/mypy bench/fanout
+	$(BIN)/mypy bench/burst
 
 pytest: setup
 	$(BIN)/pytest
@@ -149,6 +155,14 @@ rasa-test: $(MODEL)
 
 bench: setup
 	$(BIN)/python bench/latency
+
+# No Rasa, no model: the venv, the catalogs (messages are written in each reader's language),
+# PostgreSQL and Redis for the second backend (as for the tests).
+bench-fanout: i18n
+	$(BIN)/python bench/fanout
+
+bench-burst: i18n
+	$(BIN)/python bench/burst
 
 # Intent accuracy and macro F1 per language, and language identification, on the frozen held-out set.
 nlu-report: setup
