@@ -67,6 +67,29 @@ def reminder_key(hearing_id: str, starts_at: datetime, offset: str) -> str:
     return f"reminder:{hearing_id}:{as_utc(starts_at).strftime('%Y%m%dT%H%M%SZ')}:{offset}"
 
 
+def _for_hearing(
+    hearing: Hearing, kind: Kind, starts_at: datetime, which: str, key: str, now: datetime
+) -> Broadcast:
+    """A reminder or a notice of `hearing` (for its start `starts_at`), scheduled now."""
+    return Broadcast(
+        kind=kind.value,
+        purpose=kind.value,
+        topics=list(hearing.topics or ["hearings"]),
+        jurisdiction_id=hearing.jurisdiction_id,
+        texts={},
+        status=Status.SCHEDULED.value,
+        scheduled_at=now,
+        urgent=False,
+        hearing_id=hearing.id,
+        hearing_starts_at=starts_at,
+        reminder=which,
+        key=key,
+        created_by="reminders",
+        created_at=now,
+        recipients=0,
+    )
+
+
 def _add_once(session: Session, broadcast: Broadcast) -> bool:
     """Insert `broadcast` unless its key exists (another run made it): True when added."""
     if session.scalar(select(exists().where(Broadcast.key == broadcast.key))):
@@ -90,22 +113,13 @@ def run(session: Session, now: datetime) -> Run:
         offset = due_offset(hearing, now)
         if offset is None:
             continue
-        reminder = Broadcast(
-            kind=Kind.REMINDER.value,
-            purpose="reminder",
-            topics=list(hearing.topics or ["hearings"]),
-            jurisdiction_id=hearing.jurisdiction_id,
-            texts={},
-            status=Status.SCHEDULED.value,
-            scheduled_at=now,
-            urgent=False,
-            hearing_id=hearing.id,
-            hearing_starts_at=as_utc(hearing.starts_at),
-            reminder=offset,
-            key=reminder_key(hearing.id, hearing.starts_at, offset),
-            created_by="reminders",
-            created_at=now,
-            recipients=0,
+        reminder = _for_hearing(
+            hearing,
+            Kind.REMINDER,
+            as_utc(hearing.starts_at),
+            offset,
+            reminder_key(hearing.id, hearing.starts_at, offset),
+            now,
         )
         if _add_once(session, reminder):
             result.created.append(reminder.id)
@@ -168,22 +182,7 @@ def _changes(session: Session, now: datetime, result: Run) -> None:
         )
         if not reminded:
             continue
-        notice = Broadcast(
-            kind=Kind.NOTICE.value,
-            purpose="notice",
-            topics=list(hearing.topics or ["hearings"]),
-            jurisdiction_id=hearing.jurisdiction_id,
-            texts={},
-            status=Status.SCHEDULED.value,
-            scheduled_at=now,
-            urgent=False,
-            hearing_id=hearing.id,
-            hearing_starts_at=as_utc(old_start),
-            reminder=change,
-            key=f"notice:{hearing.id}:{as_utc(old_start).strftime('%Y%m%dT%H%M%SZ')}:{change}",
-            created_by="reminders",
-            created_at=now,
-            recipients=0,
-        )
+        key = f"notice:{hearing.id}:{as_utc(old_start).strftime('%Y%m%dT%H%M%SZ')}:{change}"
+        notice = _for_hearing(hearing, Kind.NOTICE, as_utc(old_start), change, key, now)
         if _add_once(session, notice):
             result.notices.append(notice.id)

@@ -115,27 +115,22 @@ class Harness:
                 continue
             states = self.states(broadcast_id)
             if advance and (batch.uncertain or states.get("sending")):
-                with self.db.session() as session:  # time passes until a lease is over
-                    lease = session.scalar(
-                        select(func.min(Delivery.lease_until)).where(
-                            Delivery.broadcast_id == broadcast_id, Delivery.state == "sending"
-                        )
-                    )
-                assert lease is not None
-                self.clock.now = max(self.clock.now, lease.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
+                self._until_soonest(broadcast_id, "sending", Delivery.lease_until)  # a lease ends
                 continue
             if advance and states.get("queued"):  # a retry's backoff, or quiet hours: time passes
-                with self.db.session() as session:
-                    soonest = session.scalar(
-                        select(func.min(Delivery.not_before)).where(
-                            Delivery.broadcast_id == broadcast_id, Delivery.state == "queued"
-                        )
-                    )
-                assert soonest is not None
-                self.clock.now = max(self.clock.now, soonest.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
+                self._until_soonest(broadcast_id, "queued", Delivery.not_before)
                 continue
             return
         raise AssertionError(f"the broadcast never settled: {self.states(broadcast_id)}")
+
+    def _until_soonest(self, broadcast_id: int, state: str, column: Any) -> None:
+        """Time passes until the soonest `column` of the broadcast's deliveries in `state`."""
+        with self.db.session() as session:
+            soonest = session.scalar(
+                select(func.min(column)).where(Delivery.broadcast_id == broadcast_id, Delivery.state == state)
+            )
+        assert soonest is not None
+        self.clock.now = max(self.clock.now, soonest.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
 
     def states(self, broadcast_id: int) -> dict[str, int]:
         with self.db.session() as session:
